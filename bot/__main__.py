@@ -1,0 +1,104 @@
+"""Command line of the web process: `python -m bot serve | contracts import FILE | purge | migrate`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from bot.clock import utc_now
+from bot.db import make_engine, make_session_factory, migrate
+from bot.services import accounts, contracts
+from bot.settings import Settings
+from bot.web.app import create_app, policy_from
+
+
+def _serve(settings: Settings) -> None:
+    app = create_app(settings)
+
+    async def announce(_: web.Application) -> None:
+        print(
+            f"Assistant ready: open {settings.public_base_url}/ in your browser "
+            f"(account API on {settings.public_base_url}/api/v1).",
+            flush=True,
+        )
+
+    app.on_startup.append(announce)
+    web.run_app(app, host=settings.host, port=settings.port, print=None)
+
+
+async def _with_session(settings: Settings, work):  # type: ignore[no-untyped-def]
+    engine = make_engine(settings.database_url)
+    try:
+        await migrate(engine)
+        async with make_session_factory(engine)() as session:
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+def _import(settings: Settings, path: Path) -> int:
+    try:
+        rows = contracts.read_csv(path)
+    except (OSError, contracts.ContractFileError) as exc:
+        print(f"Nothing imported from {path}:\n{exc}", file=sys.stderr)
+        return 1
+    result = asyncio.run(
+        _with_session(settings, lambda s: contracts.import_contracts(s, rows, utc_now()))
+    )
+    print(
+        f"Imported {path}: {result.added} added, {result.updated} updated, "
+        f"{result.unchanged} unchanged."
+    )
+    return 0
+
+
+def _purge(settings: Settings) -> int:
+    purged = asyncio.run(
+        _with_session(
+            settings, lambda s: accounts.purge(s, policy=policy_from(settings), now=utc_now())
+        )
+    )
+    print(f"Purged {purged} account(s) left unactivated for 30 days.")
+    return 0
+
+
+def _migrate(settings: Settings) -> int:
+    asyncio.run(_with_session(settings, lambda s: asyncio.sleep(0)))
+    print("Database schema is up to date.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="run the web process and account service (port 8000)")
+    contracts_parser = commands.add_parser("contracts", help="manage the contract directory")
+    contracts_commands = contracts_parser.add_subparsers(dest="action", required=True)
+    importer = contracts_commands.add_parser("import", help="load a CSV file (idempotent)")
+    importer.add_argument("file", type=Path, help="CSV with siren,contract_number,company_name")
+    commands.add_parser("purge", help="delete accounts left unactivated for 30 days")
+    commands.add_parser("migrate", help="create or upgrade the database schema")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    settings = Settings.from_env()
+    if args.command == "serve":
+        _serve(settings)
+        return 0
+    if args.command == "contracts":
+        return _import(settings, args.file)
+    if args.command == "purge":
+        return _purge(settings)
+    return _migrate(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Database engine, sessions and schema migrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.orm import sessionmaker
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def make_engine(database_url: str) -> AsyncEngine:
+    """Create the async engine; for SQLite, make sure the file's folder exists."""
+    url = make_url(database_url)
+    connect_args: dict[str, object] = {}
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        connect_args["timeout"] = 30
+    engine = create_async_engine(
+        database_url, future=True, pool_pre_ping=True, connect_args=connect_args
+    )
+    if url.get_backend_name() == "sqlite":
+        _enable_sqlite_foreign_keys(engine)
+    return engine
+
+
+def _enable_sqlite_foreign_keys(engine: AsyncEngine) -> None:
+    from sqlalchemy import event
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+
+def make_session_factory(engine: AsyncEngine) -> sessionmaker:
+    """One `AsyncSession` per request or unit of work comes from this factory."""
+    return sessionmaker(
+        engine, class_=AsyncSession, expire_on_commit=False, future=True
+    )
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def _upgrade(connection: Connection) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+async def migrate(engine: AsyncEngine) -> None:
+    """Bring the schema to the latest Alembic revision (creates it on an empty database)."""
+    async with engine.begin() as connection:
+        await connection.run_sync(_upgrade)

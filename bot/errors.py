@@ -1,0 +1,125 @@
+"""Domain errors: each has a stable code, an HTTP status and a French message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ServiceError(Exception):
+    """Base of the errors a caller can act on; `message` is shown to users as is."""
+
+    status = 400
+    code = "bad_request"
+    message = "La demande est invalide."
+
+    def __init__(self, message: str | None = None, **details: Any) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.details = details
+
+    def to_json(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        error.update(self.details)
+        return {"error": error}
+
+
+class InvalidJson(ServiceError):
+    code = "invalid_json"
+    message = "Le corps de la requête n'est pas un JSON valide."
+
+
+class InvalidField(ServiceError):
+    status = 422
+    code = "invalid_field"
+    message = "Certains champs sont absents ou invalides."
+
+
+class PayloadTooLarge(ServiceError):
+    status = 413
+    code = "payload_too_large"
+    message = "La requête est trop volumineuse."
+
+
+class Unauthorized(ServiceError):
+    status = 401
+    code = "unauthorized"
+    message = "Authentification requise : jeton d'accès absent ou invalide."
+
+
+class NotFound(ServiceError):
+    status = 404
+    code = "not_found"
+    message = "Cette ressource n'existe pas."
+
+
+class MethodNotAllowed(ServiceError):
+    status = 405
+    code = "method_not_allowed"
+    message = "Cette méthode n'est pas permise pour cette adresse."
+
+
+class UnsupportedMediaType(ServiceError):
+    status = 415
+    code = "unsupported_media_type"
+    message = "Le corps de la requête doit être envoyé en JSON (Content-Type: application/json)."
+
+
+class CompanyNotVerified(ServiceError):
+    status = 422
+    code = "company_not_verified"
+    message = (
+        "Nous ne retrouvons pas de contrat correspondant à ce numéro SIREN et à ce numéro "
+        "de contrat. Vérifiez les deux numéros : le numéro de contrat figure sur vos "
+        "conditions particulières et sur vos avis d'échéance."
+    )
+
+
+class TooManyAttempts(ServiceError):
+    status = 429
+    code = "too_many_attempts"
+    message = (
+        "Trop de tentatives infructueuses. Par sécurité, veuillez réessayer dans quelques "
+        "minutes ou contacter notre cellule dédiée aux espaces clients."
+    )
+
+
+class EmailTaken(ServiceError):
+    status = 409
+    code = "email_taken"
+    message = (
+        "Cette adresse e-mail est déjà associée à une autre personne. Une adresse e-mail "
+        "ne peut appartenir qu'à une seule personne physique : indiquez votre adresse "
+        "professionnelle personnelle (par exemple prenom.nom@entreprise.fr)."
+    )
+
+
+class AlreadyRegistered(ServiceError):
+    status = 409
+    code = "already_registered"
+    message = (
+        "Un espace client existe déjà pour cette adresse e-mail et cette entreprise. "
+        "Si vous n'avez pas reçu l'e-mail d'activation, vous pouvez demander un nouvel envoi."
+    )
+
+
+class IdempotencyConflict(ServiceError):
+    status = 409
+    code = "idempotency_conflict"
+    message = (
+        "Cette clé d'idempotence a déjà servi pour une autre demande d'inscription ; "
+        "utilisez une nouvelle clé."
+    )
+
+
+class InternalError(ServiceError):
+    status = 500
+    code = "internal_error"
+    message = "Une erreur interne est survenue. Veuillez réessayer dans quelques instants."
+
+
+class MissingIdempotencyKey(ServiceError):
+    code = "missing_idempotency_key"
+    message = (
+        "L'en-tête Idempotency-Key est obligatoire (1 à 128 caractères) : réutilisez la même "
+        "valeur pour réessayer une inscription sans créer deux comptes."
+    )

@@ -1,0 +1,162 @@
+"""Normalisation of the identifiers users type, shared by the service and the actions.
+
+Each function returns the canonical form or raises `ValueError` with a French message
+that can be shown to the user as is.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from stdnum.exceptions import ValidationError
+from stdnum.fr import siren as stdnum_siren
+from stdnum.fr import siret as stdnum_siret
+
+_SEPARATORS = re.compile(r"[\s.\-_/]+")
+_CONTRACT_NUMBER = re.compile(r"^[A-Z0-9]{6,20}$")
+_NAME = re.compile(r"^[^\W\d_]+(?:[ '’\-][^\W\d_]+)*$")
+
+CIVILITIES = {
+    "m": "M.",
+    "m.": "M.",
+    "mr": "M.",
+    "monsieur": "M.",
+    "mme": "Mme",
+    "madame": "Mme",
+    "mme.": "Mme",
+}
+
+
+def to_siren(value: str) -> str:
+    """Return the 9-digit SIREN of a SIREN or SIRET typed with any separators."""
+    digits = _SEPARATORS.sub("", value)
+    if not digits.isdigit():
+        raise ValueError("Le numéro SIREN ne doit contenir que des chiffres (9 chiffres).")
+    if len(digits) == 14:
+        try:
+            return stdnum_siret.to_siren(stdnum_siret.validate(digits))
+        except ValidationError:
+            raise ValueError(
+                "Ce numéro SIRET n'est pas valide (la clé de contrôle ne correspond pas). "
+                "Vérifiez les 14 chiffres, ou indiquez plutôt votre SIREN à 9 chiffres."
+            ) from None
+    if len(digits) != 9:
+        raise ValueError(
+            f"Un numéro SIREN compte 9 chiffres (ou 14 pour un SIRET) : j'en ai lu {len(digits)}."
+        )
+    try:
+        return stdnum_siren.validate(digits)
+    except ValidationError:
+        raise ValueError(
+            "Ce numéro SIREN n'est pas valide (la clé de contrôle ne correspond pas). "
+            "Vérifiez les 9 chiffres sur votre extrait Kbis ou votre avis de situation INSEE."
+        ) from None
+
+
+def to_contract_number(value: str) -> str:
+    """Return a contract number in upper case without separators."""
+    compact = _SEPARATORS.sub("", value).upper()
+    if not _CONTRACT_NUMBER.match(compact):
+        raise ValueError(
+            "Un numéro de contrat compte de 6 à 20 lettres et chiffres, sans autre caractère "
+            "(par exemple AB123456). Il figure sur vos conditions particulières."
+        )
+    return compact
+
+
+def to_email(value: str) -> str:
+    """Return the e-mail address in its normalised, lower-case form."""
+    try:
+        result = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError:
+        raise ValueError(
+            "Cette adresse e-mail n'est pas valide. Elle doit ressembler à "
+            "prenom.nom@entreprise.fr."
+        ) from None
+    return result.normalized.lower()
+
+
+def to_phone(value: str, *, mobile: bool = False) -> str:
+    """Return a French phone number in E.164 form (+33…)."""
+    try:
+        number = phonenumbers.parse(value, "FR")
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise ValueError(
+            "Ce numéro de téléphone n'est pas valide. Indiquez un numéro à 10 chiffres "
+            "(par exemple 06 12 34 56 78) ou au format international (+33 6 12 34 56 78)."
+        )
+    if mobile and phonenumbers.number_type(number) not in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    ):
+        raise ValueError(
+            "Ce numéro n'est pas un numéro de téléphone portable. Indiquez votre numéro de "
+            "mobile (par exemple 06 12 34 56 78)."
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def to_mobile_phone(value: str) -> str:
+    """Return a French mobile number in E.164 form."""
+    return to_phone(value, mobile=True)
+
+
+def to_any_phone(value: str) -> str:
+    """Return a French landline or mobile number in E.164 form."""
+    return to_phone(value)
+
+
+def to_civility(value: str) -> str:
+    """Return "M." or "Mme"."""
+    civility = CIVILITIES.get(value.strip().lower())
+    if civility is None:
+        raise ValueError("La civilité doit être « Monsieur » (M.) ou « Madame » (Mme).")
+    return civility
+
+
+def to_name(value: str) -> str:
+    """Return a person's name with surrounding and repeated spaces removed."""
+    name = " ".join(value.split())
+    if not name or len(name) > 100 or not _NAME.match(name):
+        raise ValueError(
+            "Un nom ou un prénom ne peut contenir que des lettres, des espaces, des traits "
+            "d'union et des apostrophes."
+        )
+    return name
+
+
+def comparable(value: str) -> str:
+    """Fold case and accents, for comparing names typed in different ways."""
+    decomposed = unicodedata.normalize("NFKD", value.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).strip()
+
+
+def mask_email(email: str) -> str:
+    """Return the e-mail with most of the local part hidden: j***n@example.fr."""
+    local, _, domain = email.partition("@")
+    if len(local) <= 2:
+        hidden = local[:1] + "***"
+    else:
+        hidden = local[0] + "***" + local[-1]
+    return f"{hidden}@{domain}"
+
+
+ROLE_MAILBOXES = frozenset(
+    {
+        "accueil", "admin", "administration", "bonjour", "comptabilite", "compta", "contact",
+        "commercial", "direction", "facturation", "gestion", "hello", "info", "infos",
+        "juridique", "mail", "no-reply", "noreply", "office", "paie", "rh", "sales",
+        "secretariat", "service-client", "serviceclient", "support",
+    }
+)
+
+
+def is_role_mailbox(email: str) -> bool:
+    """Tell whether the address looks like a shared mailbox (contact@, rh@, info@…)."""
+    local = comparable(email.partition("@")[0])
+    return local in ROLE_MAILBOXES or local.split("+")[0] in ROLE_MAILBOXES

@@ -1,0 +1,142 @@
+"""Tables of the account service."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import registry, relationship
+
+
+class UtcDateTime(TypeDecorator):
+    """An aware UTC datetime on every backend (SQLite keeps no time zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(
+        self, value: datetime | None, dialect: Any
+    ) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(
+        self, value: datetime | None, dialect: Any
+    ) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+mapper_registry = registry()
+metadata = mapper_registry.metadata
+
+
+@mapper_registry.mapped
+class Contract:
+    """A line of the insurer's contract directory."""
+
+    __tablename__ = "contracts"
+    __table_args__ = (
+        UniqueConstraint("contract_number", name="uq_contracts_contract_number"),
+    )
+
+    id: int = Column(Integer, primary_key=True)
+    siren: str = Column(String(9), nullable=False, index=True)
+    contract_number: str = Column(String(32), nullable=False)
+    company_name: str = Column(String(200), nullable=False)
+    updated_at: datetime = Column(UtcDateTime(), nullable=False)
+
+
+@mapper_registry.mapped
+class Account:
+    """A registered company representative; pending until the activation link is used."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (
+        UniqueConstraint("idempotency_key", name="uq_accounts_idempotency_key"),
+        UniqueConstraint("login", name="uq_accounts_login"),
+        UniqueConstraint("email", "siren", name="uq_accounts_email_siren"),
+        Index("ix_accounts_status_created_at", "status", "created_at"),
+    )
+
+    id: int = Column(Integer, primary_key=True)
+    login: str = Column(String(16), nullable=False)
+    status: str = Column(String(16), nullable=False, default="pending")
+    idempotency_key: str = Column(String(128), nullable=False)
+    request_fingerprint: str = Column(String(64), nullable=False)
+    siren: str = Column(String(9), nullable=False)
+    contract_number: str = Column(String(32), nullable=False)
+    company_name: str = Column(String(200), nullable=False)
+    civility: str = Column(String(8), nullable=False)
+    last_name: str = Column(String(100), nullable=False)
+    first_name: str = Column(String(100), nullable=False)
+    birth_date: date = Column(Date, nullable=False)
+    mobile_phone: str = Column(String(20), nullable=False)
+    job_title: str = Column(String(100), nullable=False)
+    email: str = Column(String(254), nullable=False, index=True)
+    professional_phone: str = Column(String(20), nullable=False)
+    document_reference: str | None = Column(String(64), nullable=True)
+    cgu_version: str = Column(String(32), nullable=False)
+    cgu_accepted_at: datetime = Column(UtcDateTime(), nullable=False)
+    created_at: datetime = Column(UtcDateTime(), nullable=False)
+    activated_at: datetime | None = Column(UtcDateTime(), nullable=True)
+
+    tokens = relationship(
+        "ActivationToken",
+        back_populates="account",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+
+@mapper_registry.mapped
+class ActivationToken:
+    """One activation link; only the SHA-256 of the token is stored."""
+
+    __tablename__ = "activation_tokens"
+
+    id: int = Column(Integer, primary_key=True)
+    account_id: int = Column(
+        Integer,
+        ForeignKey("accounts.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    )
+    token_hash: str = Column(String(64), nullable=False, unique=True)
+    created_at: datetime = Column(UtcDateTime(), nullable=False)
+    expires_at: datetime = Column(UtcDateTime(), nullable=False)
+    used_at: datetime | None = Column(UtcDateTime(), nullable=True)
+    revoked_at: datetime | None = Column(UtcDateTime(), nullable=True)
+
+    account = relationship("Account", back_populates="tokens")
+
+
+# Failed company verifications and resend requests, counted per key over a sliding
+# window; kept in the database so that throttling survives a restart.
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("key", String(128), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_attempts_kind_key_created_at", "kind", "key", "created_at"),
+)

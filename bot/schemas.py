@@ -1,0 +1,166 @@
+"""Request bodies of the API, validated with pydantic; errors are turned into French."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any, Optional, Type, TypeVar
+
+from pydantic import BaseModel, Extra, StrictBool, StrictStr, ValidationError, constr, validator
+
+from bot import identifiers
+from bot.errors import InvalidField
+
+Model = TypeVar("Model", bound=BaseModel)
+
+ShortText = constr(strict=True, min_length=1, max_length=200)
+Key = constr(strict=True, min_length=1, max_length=128)
+
+_TYPE_MESSAGES = {
+    "value_error.missing": "est obligatoire.",
+    "type_error.none.not_allowed": "est obligatoire.",
+    "type_error.str": "doit être une chaîne de caractères.",
+    "type_error.bool": "doit valoir true ou false.",
+    "type_error.dict": "doit être un objet JSON.",
+    "value_error.extra": "n'est pas un champ attendu.",
+    "value_error.any_str.min_length": "ne doit pas être vide.",
+    "value_error.any_str.max_length": "est trop long.",
+}
+
+
+def _field_message(error: dict[str, Any]) -> str:
+    if error["type"] == "value_error":
+        return str(error["msg"])
+    return _TYPE_MESSAGES.get(error["type"], "est invalide.")
+
+
+def parse(model: Type[Model], payload: Any) -> Model:
+    """Validate `payload` into `model`, or raise `InvalidField` listing every bad field."""
+    if not isinstance(payload, dict):
+        raise InvalidField("Le corps de la requête doit être un objet JSON.")
+    try:
+        return model.parse_obj(payload)
+    except ValidationError as exc:
+        fields = []
+        for error in exc.errors():
+            name = ".".join(str(part) for part in error["loc"] if part != "__root__")
+            fields.append({"field": name, "message": _field_message(error)})
+        summary = " ".join(f"« {f['field']} » : {f['message']}" for f in fields if f["field"])
+        raise InvalidField(
+            f"Certains champs sont absents ou invalides : {summary}".strip(), fields=fields
+        ) from None
+
+
+class Strict(BaseModel):
+    class Config:
+        extra = Extra.forbid
+        anystr_strip_whitespace = True
+
+
+class CompanyIn(Strict):
+    siren: StrictStr
+    contract_number: StrictStr
+
+    _siren = validator("siren", allow_reuse=True)(identifiers.to_siren)
+    _contract = validator("contract_number", allow_reuse=True)(identifiers.to_contract_number)
+
+
+class VerifyCompanyIn(CompanyIn):
+    conversation_id: Optional[Key] = None
+
+
+def _birth_date(value: str) -> date:
+    try:
+        born = date.fromisoformat(value)
+    except ValueError:
+        raise ValueError("La date de naissance doit être au format AAAA-MM-JJ.") from None
+    today = date.today()
+    age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    if born >= today:
+        raise ValueError("La date de naissance doit être une date passée.")
+    if age < 18:
+        raise ValueError("Le représentant de l'entreprise doit être majeur.")
+    if age > 120:
+        raise ValueError("Cette date de naissance n'est pas plausible.")
+    return born
+
+
+def _check_birth_date(value: str) -> str:
+    return _birth_date(value).isoformat()
+
+
+class PersonIn(Strict):
+    civility: StrictStr
+    last_name: StrictStr
+    first_name: StrictStr
+    birth_date: StrictStr
+    mobile_phone: StrictStr
+
+    _civility = validator("civility", allow_reuse=True)(identifiers.to_civility)
+    _names = validator("last_name", "first_name", allow_reuse=True)(identifiers.to_name)
+    _mobile = validator("mobile_phone", allow_reuse=True)(identifiers.to_mobile_phone)
+
+    _born = validator("birth_date", allow_reuse=True)(_check_birth_date)
+
+
+class EmailCheckIn(Strict):
+    email: StrictStr
+    last_name: StrictStr
+    first_name: StrictStr
+    birth_date: StrictStr
+    conversation_id: Optional[Key] = None
+
+    _email = validator("email", allow_reuse=True)(identifiers.to_email)
+    _names = validator("last_name", "first_name", allow_reuse=True)(identifiers.to_name)
+    _born = validator("birth_date", allow_reuse=True)(_check_birth_date)
+
+
+class ProfessionalIn(Strict):
+    job_title: ShortText  # type: ignore[valid-type]
+    email: StrictStr
+    phone: StrictStr
+
+    _email = validator("email", allow_reuse=True)(identifiers.to_email)
+    _phone = validator("phone", allow_reuse=True)(identifiers.to_any_phone)
+
+
+class CguIn(Strict):
+    version: constr(strict=True, min_length=1, max_length=32)  # type: ignore[valid-type]
+    accepted: StrictBool
+    accepted_at: StrictStr
+
+    @validator("accepted")
+    def _must_accept(cls, value: bool) -> bool:
+        if not value:
+            raise ValueError(
+                "Les conditions générales d'utilisation doivent être acceptées pour créer "
+                "l'espace client."
+            )
+        return value
+
+    @validator("accepted_at")
+    def _timestamp(cls, value: str) -> str:
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(
+                "La date d'acceptation doit être au format ISO 8601 avec fuseau horaire "
+                "(par exemple 2026-01-31T10:15:00Z)."
+            ) from None
+        if moment.tzinfo is None:
+            raise ValueError("La date d'acceptation doit préciser son fuseau horaire.")
+        return moment.astimezone(timezone.utc).isoformat()
+
+
+class RegistrationIn(Strict):
+    company: CompanyIn
+    person: PersonIn
+    professional: ProfessionalIn
+    document_reference: Optional[Key] = None
+    cgu: CguIn
+    conversation_id: Optional[Key] = None
+
+
+class ResendIn(Strict):
+    email: StrictStr
+
+    _email = validator("email", allow_reuse=True)(identifiers.to_email)

@@ -1,0 +1,356 @@
+"""Company verification, e-mail availability, registration, activation and purge."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import Enum
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import identifiers
+from bot.errors import (
+    AlreadyRegistered,
+    CompanyNotVerified,
+    EmailTaken,
+    IdempotencyConflict,
+)
+from bot.mailer import ActivationEmail
+from bot.models import Account, ActivationToken
+from bot.schemas import RegistrationIn
+from bot.services import contracts, throttle
+
+log = logging.getLogger(__name__)
+
+VERIFY = "verify"
+RESEND = "resend"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Limits and durations the service applies; built from the settings."""
+
+    activation_period: timedelta
+    verify_window: timedelta
+    verify_max_failures_per_conversation: int
+    verify_max_failures_per_client: int
+    resend_window: timedelta
+    resend_max_per_window: int
+
+
+@dataclass(frozen=True)
+class Registered:
+    """What the caller gets back about a registration (first call or replay)."""
+
+    account_id: int
+    login: str
+    status: str
+    email: str
+    created_at: datetime
+    activation_deadline: datetime
+    replayed: bool
+
+
+async def verify_company(
+    session: AsyncSession,
+    siren: str,
+    contract_number: str,
+    *,
+    conversation_id: str | None,
+    client_id: str,
+    policy: Policy,
+    now: datetime,
+) -> str:
+    """Return the company name for a matching SIREN/contract pair.
+
+    Raises:
+        TooManyAttempts: too many failures lately from this conversation or client.
+        CompanyNotVerified: unknown SIREN, unknown contract or mismatched pair alike.
+    """
+    keys = {f"client:{client_id}": policy.verify_max_failures_per_client}
+    if conversation_id:
+        keys[f"conversation:{conversation_id}"] = policy.verify_max_failures_per_conversation
+    await throttle.ensure_allowed(session, VERIFY, keys, now, policy.verify_window)
+    name = await contracts.company_name(session, siren, contract_number)
+    if name is None:
+        await throttle.record(session, VERIFY, list(keys), now)
+        await session.commit()
+        raise CompanyNotVerified()
+    return name
+
+
+def _same_person(account: Account, last_name: str, first_name: str, birth_date: date) -> bool:
+    return (
+        identifiers.comparable(account.last_name) == identifiers.comparable(last_name)
+        and identifiers.comparable(account.first_name) == identifiers.comparable(first_name)
+        and account.birth_date == birth_date
+    )
+
+
+async def email_taken_by_other(
+    session: AsyncSession, email: str, last_name: str, first_name: str, birth_date: date
+) -> bool:
+    """Tell whether `email` already belongs to an account of another natural person."""
+    holders = (await session.execute(select(Account).where(Account.email == email))).scalars()
+    return any(not _same_person(a, last_name, first_name, birth_date) for a in holders)
+
+
+def _fingerprint(registration: RegistrationIn) -> str:
+    canonical = json.dumps(registration.dict(exclude={"conversation_id"}), sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _result(account: Account, policy: Policy, replayed: bool) -> Registered:
+    return Registered(
+        account_id=account.id,
+        login=account.login,
+        status=account.status,
+        email=account.email,
+        created_at=account.created_at,
+        activation_deadline=account.created_at + policy.activation_period,
+        replayed=replayed,
+    )
+
+
+async def _replay(
+    session: AsyncSession, key: str, fingerprint: str, policy: Policy
+) -> Registered | None:
+    account = (
+        await session.execute(select(Account).where(Account.idempotency_key == key))
+    ).scalar_one_or_none()
+    if account is None:
+        return None
+    if account.request_fingerprint != fingerprint:
+        raise IdempotencyConflict()
+    return _result(account, policy, replayed=True)
+
+
+async def _new_login(session: AsyncSession) -> str:
+    while True:
+        login = f"EC{secrets.randbelow(10**8):08d}"
+        taken = await session.execute(select(Account.id).where(Account.login == login))
+        if taken.first() is None:
+            return login
+
+
+def _issue_token(account: Account, policy: Policy, now: datetime) -> str:
+    token = secrets.token_urlsafe(32)
+    account.tokens.append(
+        ActivationToken(
+            token_hash=_hash_token(token),
+            created_at=now,
+            expires_at=account.created_at + policy.activation_period,
+        )
+    )
+    return token
+
+
+def activation_email(account: Account, link: str, policy: Policy) -> ActivationEmail:
+    return ActivationEmail(
+        to=account.email,
+        first_name=account.first_name,
+        last_name=account.last_name,
+        civility=account.civility,
+        company_name=account.company_name,
+        login=account.login,
+        link=link,
+        deadline=account.created_at + policy.activation_period,
+    )
+
+
+async def register(
+    session: AsyncSession,
+    registration: RegistrationIn,
+    idempotency_key: str,
+    *,
+    client_id: str,
+    policy: Policy,
+    now: datetime,
+) -> tuple[Registered, str | None]:
+    """Create a pending account, or return the one this idempotency key already created.
+
+    Returns:
+        The registration, and the activation token to e-mail (None on a replay).
+
+    Raises:
+        IdempotencyConflict: the key was used for a different request.
+        TooManyAttempts, CompanyNotVerified: as `verify_company`.
+        EmailTaken: the e-mail belongs to another person.
+        AlreadyRegistered: this person already has an account for this company.
+    """
+    fingerprint = _fingerprint(registration)
+    replay = await _replay(session, idempotency_key, fingerprint, policy)
+    if replay is not None:
+        return replay, None
+
+    company, person, pro = registration.company, registration.person, registration.professional
+    company_name = await verify_company(
+        session,
+        company.siren,
+        company.contract_number,
+        conversation_id=registration.conversation_id,
+        client_id=client_id,
+        policy=policy,
+        now=now,
+    )
+    birth_date = date.fromisoformat(person.birth_date)
+    if await email_taken_by_other(
+        session, pro.email, person.last_name, person.first_name, birth_date
+    ):
+        raise EmailTaken()
+    duplicate = await session.execute(
+        select(Account.id).where(Account.email == pro.email, Account.siren == company.siren)
+    )
+    if duplicate.first() is not None:
+        raise AlreadyRegistered()
+
+    account = Account(
+        login=await _new_login(session),
+        status="pending",
+        idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint,
+        siren=company.siren,
+        contract_number=company.contract_number,
+        company_name=company_name,
+        civility=person.civility,
+        last_name=person.last_name,
+        first_name=person.first_name,
+        birth_date=birth_date,
+        mobile_phone=person.mobile_phone,
+        job_title=pro.job_title,
+        email=pro.email,
+        professional_phone=pro.phone,
+        document_reference=registration.document_reference,
+        cgu_version=registration.cgu.version,
+        cgu_accepted_at=datetime.fromisoformat(registration.cgu.accepted_at),
+        created_at=now,
+        tokens=[],
+    )
+    token = _issue_token(account, policy, now)
+    session.add(account)
+    try:
+        await session.commit()
+    except IntegrityError:
+        # A concurrent retry with the same key won the race: answer as a replay.
+        await session.rollback()
+        replay = await _replay(session, idempotency_key, fingerprint, policy)
+        if replay is None:
+            raise AlreadyRegistered() from None
+        return replay, None
+    log.info("registration created: account %s", account.id)
+    return _result(account, policy, replayed=False), token
+
+
+class Activation(Enum):
+    ACTIVATED = "activated"
+    UNKNOWN = "unknown"
+    USED = "used"
+    SUPERSEDED = "superseded"
+    EXPIRED = "expired"
+
+
+async def activate(session: AsyncSession, token: str, now: datetime) -> Activation:
+    """Use an activation token once; the token row is claimed atomically."""
+    row = (
+        await session.execute(
+            select(ActivationToken).where(ActivationToken.token_hash == _hash_token(token))
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        return Activation.UNKNOWN
+    if row.used_at is not None:
+        return Activation.USED
+    if row.revoked_at is not None:
+        return Activation.SUPERSEDED
+    if row.expires_at <= now:
+        return Activation.EXPIRED
+    claimed = await session.execute(
+        update(ActivationToken)
+        .where(
+            ActivationToken.id == row.id,
+            ActivationToken.used_at.is_(None),
+            ActivationToken.revoked_at.is_(None),
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        await session.rollback()
+        return Activation.USED
+    await session.execute(
+        update(Account)
+        .where(Account.id == row.account_id)
+        .values(status="active", activated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await session.commit()
+    log.info("account %s activated", row.account_id)
+    return Activation.ACTIVATED
+
+
+async def reissue_tokens(
+    session: AsyncSession, email: str, *, policy: Policy, now: datetime
+) -> list[tuple[Account, str]]:
+    """Revoke the pending links of `email` and issue new ones (none when throttled).
+
+    Returns:
+        Each pending account of that address with its new token; empty when the address
+        is unknown, already active or asked too often, so the caller answers the same.
+    """
+    key = {f"email:{hashlib.sha256(email.encode()).hexdigest()}": policy.resend_max_per_window}
+    if await throttle.count(session, RESEND, next(iter(key)), now, policy.resend_window) >= (
+        policy.resend_max_per_window
+    ):
+        return []
+    await throttle.record(session, RESEND, list(key), now)
+    accounts = (
+        await session.execute(
+            select(Account).where(
+                Account.email == email,
+                Account.status == "pending",
+                Account.created_at > now - policy.activation_period,
+            )
+        )
+    ).scalars().all()
+    issued = []
+    for account in accounts:
+        await session.execute(
+            update(ActivationToken)
+            .where(
+                ActivationToken.account_id == account.id,
+                ActivationToken.used_at.is_(None),
+                ActivationToken.revoked_at.is_(None),
+            )
+            .values(revoked_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        await session.refresh(account, ["tokens"])
+        issued.append((account, _issue_token(account, policy, now)))
+    await session.commit()
+    return issued
+
+
+async def purge(session: AsyncSession, *, policy: Policy, now: datetime) -> int:
+    """Delete accounts left unactivated for the activation period; return how many."""
+    cutoff = now - policy.activation_period
+    result = await session.execute(
+        delete(Account)
+        .where(Account.status == "pending", Account.created_at <= cutoff)
+        .execution_options(synchronize_session=False)
+    )
+    await throttle.forget_before(session, now - max(policy.verify_window, policy.resend_window))
+    await session.commit()
+    purged = result.rowcount or 0
+    if purged:
+        log.info("purged %d account(s) left unactivated", purged)
+    return purged

@@ -1,0 +1,51 @@
+"""Sliding-window counters of failed attempts, kept in the database."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.errors import TooManyAttempts
+from bot.models import attempts
+
+
+async def count(
+    session: AsyncSession, kind: str, key: str, now: datetime, window: timedelta
+) -> int:
+    return (
+        await session.execute(
+            select(func.count())
+            .select_from(attempts)
+            .where(
+                attempts.c.kind == kind,
+                attempts.c.key == key,
+                attempts.c.created_at > now - window,
+            )
+        )
+    ).scalar_one()
+
+
+async def ensure_allowed(
+    session: AsyncSession,
+    kind: str,
+    limits: dict[str, int],
+    now: datetime,
+    window: timedelta,
+) -> None:
+    """Raise `TooManyAttempts` when any key has reached its limit within the window."""
+    for key, limit in limits.items():
+        if await count(session, kind, key, now, window) >= limit:
+            raise TooManyAttempts(retry_after=int(window.total_seconds()))
+
+
+async def record(session: AsyncSession, kind: str, keys: list[str], now: datetime) -> None:
+    """Count one attempt against each key (committed by the caller)."""
+    for key in keys:
+        await session.execute(insert(attempts).values(kind=kind, key=key, created_at=now))
+
+
+async def forget_before(session: AsyncSession, cutoff: datetime) -> int:
+    result = await session.execute(delete(attempts).where(attempts.c.created_at < cutoff))
+    return result.rowcount or 0

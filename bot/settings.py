@@ -1,0 +1,87 @@
+"""Configuration of the web process, read from the environment once."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("VAR_DIR", ROOT / "var"))
+
+DEFAULT_DEV_TOKEN = "dev-local-token"
+
+
+def _async_database_url(url: str) -> str:
+    """Return `url` with an async driver, so plain `postgresql://` URLs work too."""
+    for plain, async_driver in (
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("postgresql+psycopg2://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(plain):
+            return async_driver + url[len(plain) :]
+    return url
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the web process and the account service can be configured with."""
+
+    database_url: str = f"sqlite+aiosqlite:///{VAR_DIR / 'accounts.db'}"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_base_url: str = "http://localhost:8000"
+    rasa_url: str = "http://localhost:5005"
+    api_tokens: tuple[str, ...] = (DEFAULT_DEV_TOKEN,)
+    smtp_url: str | None = None
+    mail_from: str = "Espace client entreprise <ne-pas-repondre@espace-client.example>"
+    outbox_dir: Path = VAR_DIR / "outbox"
+    activation_period: timedelta = timedelta(days=30)
+    purge_interval: timedelta = timedelta(hours=1)
+    max_body_bytes: int = 64 * 1024
+    max_upload_bytes: int = 11 * 1024 * 1024
+    verify_max_failures: int = 5
+    verify_max_failures_per_client: int = 200
+    verify_window: timedelta = timedelta(minutes=15)
+    resend_max_per_window: int = 3
+    resend_window: timedelta = timedelta(hours=1)
+    load_demo_contracts: bool = True
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+        """Build settings from environment variables (see the README's table)."""
+        env = dict(os.environ if env is None else env)
+        defaults = cls()
+        tokens = tuple(
+            token.strip()
+            for token in env.get("ACCOUNT_API_TOKENS", "").split(",")
+            if token.strip()
+        )
+        return cls(
+            database_url=_async_database_url(
+                env.get("DATABASE_URL", defaults.database_url)
+            ),
+            host=env.get("WEB_HOST", defaults.host),
+            port=int(env.get("WEB_PORT", defaults.port)),
+            public_base_url=env.get("PUBLIC_BASE_URL", defaults.public_base_url).rstrip(
+                "/"
+            ),
+            rasa_url=env.get("RASA_URL", defaults.rasa_url).rstrip("/"),
+            api_tokens=tokens or defaults.api_tokens,
+            smtp_url=env.get("SMTP_URL") or None,
+            mail_from=env.get("MAIL_FROM", defaults.mail_from),
+            outbox_dir=Path(env.get("OUTBOX_DIR", defaults.outbox_dir)),
+            purge_interval=timedelta(
+                seconds=int(
+                    env.get(
+                        "PURGE_INTERVAL_SECONDS",
+                        defaults.purge_interval.total_seconds(),
+                    )
+                )
+            ),
+            load_demo_contracts=env.get("LOAD_DEMO_CONTRACTS", "1")
+            not in ("0", "false", "no"),
+        )

@@ -1,0 +1,1 @@
+"""HTTP side of the web process: app factory, routes, middlewares and handlers."""

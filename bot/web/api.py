@@ -1,0 +1,143 @@
+"""Handlers of the account API: parse input, call a service, shape the answer."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date
+from typing import Any
+
+from aiohttp import web
+
+from bot import identifiers
+from bot.errors import (
+    EmailTaken,
+    InvalidJson,
+    MissingIdempotencyKey,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from bot.models import Account
+from bot.schemas import EmailCheckIn, RegistrationIn, ResendIn, VerifyCompanyIn, parse
+from bot.services import accounts
+from bot.web.keys import CLOCK, MAILER, POLICY, SESSIONS, SETTINGS
+from bot.web.middlewares import CLIENT_ID
+
+log = logging.getLogger(__name__)
+
+RESEND_ANSWER = (
+    "Si un espace client en attente d'activation correspond à cette adresse, un nouvel "
+    "e-mail d'activation vient d'être envoyé. Le lien précédent ne fonctionne plus."
+)
+
+
+async def read_json(request: web.Request) -> Any:
+    """Read a JSON body of at most `max_body_bytes`, with French errors for bad input."""
+    limit = request.app[SETTINGS].max_body_bytes
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType()
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"La requête dépasse la taille maximale de {limit // 1024} Kio.")
+    body = await request.content.read(limit + 1)
+    if len(body) > limit:
+        raise PayloadTooLarge(f"La requête dépasse la taille maximale de {limit // 1024} Kio.")
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise InvalidJson() from None
+
+
+async def verify_company(request: web.Request) -> web.Response:
+    payload = parse(VerifyCompanyIn, await read_json(request))
+    async with request.app[SESSIONS]() as session:
+        name = await accounts.verify_company(
+            session,
+            payload.siren,
+            payload.contract_number,
+            conversation_id=payload.conversation_id,
+            client_id=request[CLIENT_ID],
+            policy=request.app[POLICY],
+            now=request.app[CLOCK](),
+        )
+    return web.json_response(
+        {"siren": payload.siren, "contract_number": payload.contract_number, "company_name": name}
+    )
+
+
+async def check_email(request: web.Request) -> web.Response:
+    payload = parse(EmailCheckIn, await read_json(request))
+    async with request.app[SESSIONS]() as session:
+        taken = await accounts.email_taken_by_other(
+            session,
+            payload.email,
+            payload.last_name,
+            payload.first_name,
+            date.fromisoformat(payload.birth_date),
+        )
+    answer: dict[str, Any] = {
+        "email": payload.email,
+        "available": not taken,
+        "role_mailbox": identifiers.is_role_mailbox(payload.email),
+    }
+    if taken:
+        answer["reason"] = EmailTaken().to_json()["error"]
+    return web.json_response(answer)
+
+
+def _activation_link(request: web.Request, token: str) -> str:
+    return f"{request.app[SETTINGS].public_base_url}/activate/{token}"
+
+
+async def _send_activation(request: web.Request, account: Any, token: str) -> bool:
+    """E-mail the activation link; a failure is logged and reported, never raised."""
+    mailer = request.app[MAILER]
+    mail = accounts.activation_email(account, _activation_link(request, token), request.app[POLICY])
+    try:
+        await mailer.send(mailer.activation_message(mail, request.app[CLOCK]()))
+    except Exception as exc:  # noqa: BLE001  (SMTP and file errors alike)
+        log.warning("activation e-mail for account %s not sent: %s", account.id, type(exc).__name__)
+        return False
+    return True
+
+
+async def create_registration(request: web.Request) -> web.Response:
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not 1 <= len(key) <= 128:
+        raise MissingIdempotencyKey()
+    payload = parse(RegistrationIn, await read_json(request))
+    async with request.app[SESSIONS]() as session:
+        registered, token = await accounts.register(
+            session,
+            payload,
+            key,
+            client_id=request[CLIENT_ID],
+            policy=request.app[POLICY],
+            now=request.app[CLOCK](),
+        )
+        email_sent = None
+        if token is not None:
+            account = await session.get(Account, registered.account_id)
+            email_sent = await _send_activation(request, account, token)
+    body = {
+        "registration_id": registered.account_id,
+        "login": registered.login,
+        "status": registered.status,
+        "email_masked": identifiers.mask_email(registered.email),
+        "created_at": registered.created_at.isoformat(),
+        "activation_deadline": registered.activation_deadline.isoformat(),
+        "replayed": registered.replayed,
+    }
+    if email_sent is not None:
+        body["activation_email_sent"] = email_sent
+    return web.json_response(body, status=200 if registered.replayed else 201)
+
+
+async def resend_activation(request: web.Request) -> web.Response:
+    payload = parse(ResendIn, await read_json(request))
+    async with request.app[SESSIONS]() as session:
+        issued = await accounts.reissue_tokens(
+            session, payload.email, policy=request.app[POLICY], now=request.app[CLOCK]()
+        )
+        for account, token in issued:
+            await _send_activation(request, account, token)
+    return web.json_response({"message": RESEND_ANSWER}, status=202)

@@ -1,0 +1,89 @@
+"""The app factory of the web process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import AsyncIterator
+
+from aiohttp import web
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from bot.clock import Clock, utc_now
+from bot.db import make_engine, make_session_factory, migrate
+from bot.mailer import Mailer
+from bot.services import accounts, contracts
+from bot.settings import Settings
+from bot.web import middlewares
+from bot.web.keys import CLOCK, ENGINE, MAILER, PAGES, POLICY, SESSIONS, SETTINGS
+from bot.web.routes import setup_routes
+
+log = logging.getLogger(__name__)
+
+
+def policy_from(settings: Settings) -> accounts.Policy:
+    return accounts.Policy(
+        activation_period=settings.activation_period,
+        verify_window=settings.verify_window,
+        verify_max_failures_per_conversation=settings.verify_max_failures,
+        verify_max_failures_per_client=settings.verify_max_failures_per_client,
+        resend_window=settings.resend_window,
+        resend_max_per_window=settings.resend_max_per_window,
+    )
+
+
+def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> web.Application:
+    """Build the web application; the database and background tasks start with it."""
+    settings = settings or Settings.from_env()
+    app = web.Application(
+        middlewares=[middlewares.errors, middlewares.bearer_auth],
+        client_max_size=settings.max_upload_bytes,
+    )
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app[POLICY] = policy_from(settings)
+    app[MAILER] = Mailer(settings.smtp_url, settings.outbox_dir, settings.mail_from)
+    app[PAGES] = Environment(
+        loader=PackageLoader("bot", "templates/pages"), autoescape=select_autoescape()
+    )
+    setup_routes(app)
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_periodic_purge)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    engine = make_engine(settings.database_url)
+    await migrate(engine)
+    app[ENGINE] = engine
+    app[SESSIONS] = make_session_factory(engine)
+    if settings.load_demo_contracts:
+        async with app[SESSIONS]() as session:
+            loaded = await contracts.load_demo_if_empty(session, app[CLOCK]())
+        if loaded:
+            log.info("loaded %d demo contracts into an empty directory", loaded)
+    yield
+    await engine.dispose()
+
+
+async def run_purge(app: web.Application) -> int:
+    async with app[SESSIONS]() as session:
+        return await accounts.purge(session, policy=app[POLICY], now=app[CLOCK]())
+
+
+async def _periodic_purge(app: web.Application) -> AsyncIterator[None]:
+    async def loop() -> None:
+        while True:
+            try:
+                await run_purge(app)
+            except Exception:
+                log.exception("periodic purge failed; retrying at the next interval")
+            await asyncio.sleep(app[SETTINGS].purge_interval.total_seconds())
+
+    task = asyncio.create_task(loop())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -1,0 +1,21 @@
+"""Typed keys of what the app factory stores on the application."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from jinja2 import Environment
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import sessionmaker
+
+from bot.clock import Clock
+from bot.mailer import Mailer
+from bot.services.accounts import Policy
+from bot.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+CLOCK = web.AppKey("clock", Clock)  # type: ignore[arg-type]
+ENGINE = web.AppKey("engine", AsyncEngine)
+SESSIONS = web.AppKey("sessions", sessionmaker)
+MAILER = web.AppKey("mailer", Mailer)
+POLICY = web.AppKey("policy", Policy)
+PAGES = web.AppKey("pages", Environment)

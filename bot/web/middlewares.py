@@ -1,0 +1,81 @@
+"""Error mapping and bearer-token authentication."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from typing import Awaitable, Callable
+
+from aiohttp import web
+
+from bot.errors import InternalError, MethodNotAllowed, NotFound, PayloadTooLarge, ServiceError, Unauthorized
+from bot.web.keys import PAGES, SETTINGS
+
+log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+API_PREFIX = "/api/"
+PUBLIC_API_PATHS = {"/api/v1/openapi.yaml"}
+CLIENT_ID = "client_id"
+
+_HTTP_ERRORS: dict[int, type[ServiceError]] = {
+    404: NotFound,
+    405: MethodNotAllowed,
+    413: PayloadTooLarge,
+}
+
+
+def error_response(error: ServiceError) -> web.Response:
+    response = web.json_response(error.to_json(), status=error.status)
+    if "retry_after" in error.details:
+        response.headers["Retry-After"] = str(error.details["retry_after"])
+    if isinstance(error, Unauthorized):
+        response.headers["WWW-Authenticate"] = 'Bearer realm="espace-client"'
+    return response
+
+
+def page_error(request: web.Request, status: int) -> web.Response:
+    template = request.app[PAGES].get_template("error.html")
+    return web.Response(
+        text=template.render(status=status), status=status, content_type="text/html"
+    )
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Answer API errors as JSON with a stable code and a French message; never a bare 500."""
+    is_api = request.path.startswith(API_PREFIX)
+    try:
+        return await handler(request)
+    except ServiceError as error:
+        return error_response(error)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        if is_api:
+            return error_response(_HTTP_ERRORS.get(exc.status, ServiceError)())
+        if exc.status in (404, 405):
+            return page_error(request, exc.status)
+        raise
+    except Exception:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        if is_api:
+            return error_response(InternalError())
+        return page_error(request, 500)
+
+
+@web.middleware
+async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Require `Authorization: Bearer <token>` on the API; the token names the client."""
+    if request.path.startswith(API_PREFIX) and request.path not in PUBLIC_API_PATHS:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        token = token.strip()
+        valid = scheme.lower() == "bearer" and any(
+            hmac.compare_digest(token.encode(), known.encode())
+            for known in request.app[SETTINGS].api_tokens
+        )
+        if not valid:
+            raise Unauthorized()
+        request[CLIENT_ID] = hashlib.sha256(token.encode()).hexdigest()[:16]
+    return await handler(request)

@@ -1,0 +1,53 @@
+"""HTML pages of the web process: home, activation, and the OpenAPI file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from bot.services import accounts
+from bot.services.accounts import Activation
+from bot.web.keys import CLOCK, PAGES, SESSIONS, SETTINGS
+
+OPENAPI_FILE = Path(__file__).resolve().parent.parent / "openapi.yaml"
+
+_ACTIVATION_STATUS = {
+    Activation.ACTIVATED: 200,
+    Activation.UNKNOWN: 404,
+    Activation.USED: 410,
+    Activation.SUPERSEDED: 410,
+    Activation.EXPIRED: 410,
+}
+
+
+def render(request: web.Request, template: str, status: int = 200, **context: object) -> web.Response:
+    html = request.app[PAGES].get_template(template).render(**context)
+    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+
+
+async def home(request: web.Request) -> web.Response:
+    return render(request, "home.html", rasa_url=request.app[SETTINGS].rasa_url)
+
+
+async def activate(request: web.Request) -> web.Response:
+    token = request.match_info["token"]
+    if len(token) > 128:
+        outcome = Activation.UNKNOWN
+    else:
+        async with request.app[SESSIONS]() as session:
+            outcome = await accounts.activate(session, token, request.app[CLOCK]())
+    response = render(
+        request, "activation.html", status=_ACTIVATION_STATUS[outcome], outcome=outcome.value
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+async def openapi(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(OPENAPI_FILE, headers={"Content-Type": "application/yaml"})
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
