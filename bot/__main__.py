@@ -14,6 +14,7 @@ from bot.clock import utc_now
 from bot.db import make_engine, make_session_factory, migrate
 from bot.services import accounts, contracts
 from bot.settings import Settings
+from bot.web.access_log import AccessLogger
 from bot.web.app import create_app, policy_from
 
 
@@ -28,7 +29,13 @@ def _serve(settings: Settings) -> None:
         )
 
     app.on_startup.append(announce)
-    web.run_app(app, host=settings.host, port=settings.port, print=None)
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        access_log_class=AccessLogger,
+    )
 
 
 async def _with_session(settings: Settings, work):  # type: ignore[no-untyped-def]

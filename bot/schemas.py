@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Any, Optional, Type, TypeVar
 
-from pydantic import BaseModel, Extra, StrictBool, StrictStr, ValidationError, constr, validator
+from pydantic import (
+    BaseModel,
+    Extra,
+    StrictBool,
+    StrictStr,
+    ValidationError,
+    constr,
+    validator,
+)
 
 from bot import identifiers
 from bot.errors import InvalidField

@@ -60,6 +60,7 @@ class Settings:
             for token in env.get("ACCOUNT_API_TOKENS", "").split(",")
             if token.strip()
         )
+        port = int(env.get("WEB_PORT", defaults.port))
         return cls(
             database_url=_async_database_url(
                 env.get("DATABASE_URL", defaults.database_url)

@@ -22,6 +22,7 @@ from bot.schemas import EmailCheckIn, RegistrationIn, ResendIn, VerifyCompanyIn,
 from bot.services import accounts
 from bot.web.keys import CLOCK, MAILER, POLICY, SESSIONS, SETTINGS
 from bot.web.middlewares import CLIENT_ID
+from bot.web.responses import json_response
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ async def verify_company(request: web.Request) -> web.Response:
             policy=request.app[POLICY],
             now=request.app[CLOCK](),
         )
-    return web.json_response(
+    return json_response(
         {"siren": payload.siren, "contract_number": payload.contract_number, "company_name": name}
     )
 
@@ -81,7 +82,7 @@ async def check_email(request: web.Request) -> web.Response:
     }
     if taken:
         answer["reason"] = EmailTaken().to_json()["error"]
-    return web.json_response(answer)
+    return json_response(answer)
 
 
 def _activation_link(request: web.Request, token: str) -> str:
@@ -129,7 +130,7 @@ async def create_registration(request: web.Request) -> web.Response:
     }
     if email_sent is not None:
         body["activation_email_sent"] = email_sent
-    return web.json_response(body, status=200 if registered.replayed else 201)
+    return json_response(body, status=200 if registered.replayed else 201)
 
 
 async def resend_activation(request: web.Request) -> web.Response:
@@ -140,4 +141,4 @@ async def resend_activation(request: web.Request) -> web.Response:
         )
         for account, token in issued:
             await _send_activation(request, account, token)
-    return web.json_response({"message": RESEND_ANSWER}, status=202)
+    return json_response({"message": RESEND_ANSWER}, status=202)

@@ -74,16 +74,19 @@ async def run_purge(app: web.Application) -> int:
 
 
 async def _periodic_purge(app: web.Application) -> AsyncIterator[None]:
+    """Purge at start-up, then every `purge_interval`; stop between runs, never mid-query."""
+    stop = asyncio.Event()
+
     async def loop() -> None:
-        while True:
+        while not stop.is_set():
             try:
                 await run_purge(app)
             except Exception:
                 log.exception("periodic purge failed; retrying at the next interval")
-            await asyncio.sleep(app[SETTINGS].purge_interval.total_seconds())
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), app[SETTINGS].purge_interval.total_seconds())
 
     task = asyncio.create_task(loop())
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    stop.set()
+    await task

@@ -9,8 +9,16 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
-from bot.errors import InternalError, MethodNotAllowed, NotFound, PayloadTooLarge, ServiceError, Unauthorized
+from bot.errors import (
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    ServiceError,
+    Unauthorized,
+)
 from bot.web.keys import PAGES, SETTINGS
+from bot.web.responses import json_response
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -27,7 +35,7 @@ _HTTP_ERRORS: dict[int, type[ServiceError]] = {
 
 
 def error_response(error: ServiceError) -> web.Response:
-    response = web.json_response(error.to_json(), status=error.status)
+    response = json_response(error.to_json(), status=error.status)
     if "retry_after" in error.details:
         response.headers["Retry-After"] = str(error.details["retry_after"])
     if isinstance(error, Unauthorized):

@@ -9,6 +9,7 @@ from aiohttp import web
 from bot.services import accounts
 from bot.services.accounts import Activation
 from bot.web.keys import CLOCK, PAGES, SESSIONS, SETTINGS
+from bot.web.responses import json_response
 
 OPENAPI_FILE = Path(__file__).resolve().parent.parent / "openapi.yaml"
 
@@ -50,4 +51,4 @@ async def openapi(request: web.Request) -> web.FileResponse:
 
 
 async def health(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    return json_response({"status": "ok"})

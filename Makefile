@@ -1,0 +1,57 @@
+# The targets people type: run, test, train, lint. See the README.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.10 || ls -d $(HOME)/.pyenv/versions/3.10*/bin/python 2>/dev/null | tail -n 1)
+UV_VERSION := 0.13.9
+VENV := .venv
+BIN := $(VENV)/bin
+MODEL := models/current.tar.gz
+TRAINING_DATA := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null)
+
+export RASA_TELEMETRY_ENABLED := false
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: run test test-python test-rasa setup train lint validate clean
+
+run: setup $(MODEL) ## Start the web process, the action server and Rasa (Ctrl+C stops them)
+	@mkdir -p var/rasa
+	@echo "Starting the assistant: open http://localhost:8000/ once the three processes are up."
+	$(BIN)/honcho start -f Procfile
+
+test: setup $(MODEL) validate test-python test-rasa ## Set up if needed and run every test
+
+test-python:
+	TEST_POSTGRES_URL="$$(scripts/postgres-test-server)" REQUIRE_POSTGRES=1 $(BIN)/pytest
+
+test-rasa:
+	$(BIN)/rasa test core --stories tests/conversations --model $(MODEL) --e2e \
+		--fail-on-prediction-errors --no-plot --out var/rasa-test
+
+validate: setup
+	$(BIN)/rasa data validate --fail-on-warnings
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock
+	@test -n "$(PYTHON)" || { echo "Python 3.10 is needed (pyenv install 3.10)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet uv==$(UV_VERSION)
+	$(BIN)/uv pip sync --python $(BIN)/python requirements.lock
+	touch $@
+
+train: $(MODEL)
+
+$(MODEL): $(VENV)/.installed $(TRAINING_DATA)
+	$(BIN)/rasa train --fixed-model-name current --out models
+	@touch $@
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+lock: ## Re-resolve requirements.lock after editing pyproject.toml
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.10 -o requirements.lock
+
+clean:
+	rm -rf models var/rasa-test .pytest_cache
