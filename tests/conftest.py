@@ -3,7 +3,6 @@ movable clock, and the web process served on a loopback port."""
 
 from __future__ import annotations
 
-import asyncio
 import email
 import os
 import socket
@@ -52,28 +51,47 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str | None]:
+    """A database of this test run's own on the server of TEST_POSTGRES_URL, so that
+    concurrent runs on one machine do not meet."""
+    url = os.environ.get("TEST_POSTGRES_URL")
+    if not url:
+        yield None
+        return
+    name = f"espace_test_run_{os.getpid()}"
+    _admin(url, f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}")
+    yield url.rsplit("/", 1)[0] + "/" + name
+    _admin(url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 @pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str | None
+) -> str:
     """A fresh, empty database on each backend; PostgreSQL comes from TEST_POSTGRES_URL."""
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'accounts.db'}"
-    url = os.environ.get("TEST_POSTGRES_URL")
-    if not url:
+    if postgres_url is None:
         if os.environ.get("REQUIRE_POSTGRES") == "1":
             pytest.fail("TEST_POSTGRES_URL is not set but REQUIRE_POSTGRES=1")
         pytest.skip("PostgreSQL tests need TEST_POSTGRES_URL (make test starts a server)")
-    asyncio.run(_reset_postgres(url))
-    return url
+    _admin(postgres_url, "DROP SCHEMA public CASCADE", "CREATE SCHEMA public")
+    return postgres_url
 
 
-async def _reset_postgres(url: str) -> None:
-    import asyncpg
+def _admin(url: str, *statements: str) -> None:
+    """Run statements outside a transaction (synchronously: fixtures own no event loop)."""
+    import psycopg2
 
-    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    connection = psycopg2.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    connection.autocommit = True
     try:
-        await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+        with connection.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
     finally:
-        await connection.close()
+        connection.close()
 
 
 @dataclass
