@@ -1,4 +1,4 @@
-"""Command line of the web process: `python -m bot serve | contracts import FILE | purge | migrate`."""
+"""Command line of the web process: serve, contracts import FILE, purge, migrate."""
 
 from __future__ import annotations
 

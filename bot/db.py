@@ -42,9 +42,7 @@ def _enable_sqlite_foreign_keys(engine: AsyncEngine) -> None:
 
 def make_session_factory(engine: AsyncEngine) -> sessionmaker:
     """One `AsyncSession` per request or unit of work comes from this factory."""
-    return sessionmaker(
-        engine, class_=AsyncSession, expire_on_commit=False, future=True
-    )
+    return sessionmaker(engine, class_=AsyncSession, expire_on_commit=False, future=True)
 
 
 def alembic_config() -> Config:

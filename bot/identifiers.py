@@ -148,10 +148,32 @@ def mask_email(email: str) -> str:
 
 ROLE_MAILBOXES = frozenset(
     {
-        "accueil", "admin", "administration", "bonjour", "comptabilite", "compta", "contact",
-        "commercial", "direction", "facturation", "gestion", "hello", "info", "infos",
-        "juridique", "mail", "no-reply", "noreply", "office", "paie", "rh", "sales",
-        "secretariat", "service-client", "serviceclient", "support",
+        "accueil",
+        "admin",
+        "administration",
+        "bonjour",
+        "comptabilite",
+        "compta",
+        "contact",
+        "commercial",
+        "direction",
+        "facturation",
+        "gestion",
+        "hello",
+        "info",
+        "infos",
+        "juridique",
+        "mail",
+        "no-reply",
+        "noreply",
+        "office",
+        "paie",
+        "rh",
+        "sales",
+        "secretariat",
+        "service-client",
+        "serviceclient",
+        "support",
     }
 )
 

@@ -19,8 +19,18 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 log = logging.getLogger(__name__)
 PARIS = ZoneInfo("Europe/Paris")
 MONTHS = (
-    "janvier", "février", "mars", "avril", "mai", "juin",
-    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
 )
 
 

@@ -26,18 +26,14 @@ class UtcDateTime(TypeDecorator):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(
-        self, value: datetime | None, dialect: Any
-    ) -> datetime | None:
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetimes are not stored")
         return value.astimezone(timezone.utc)
 
-    def process_result_value(
-        self, value: datetime | None, dialect: Any
-    ) -> datetime | None:
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -54,9 +50,7 @@ class Contract:
     """A line of the insurer's contract directory."""
 
     __tablename__ = "contracts"
-    __table_args__ = (
-        UniqueConstraint("contract_number", name="uq_contracts_contract_number"),
-    )
+    __table_args__ = (UniqueConstraint("contract_number", name="uq_contracts_contract_number"),)
 
     id: int = Column(Integer, primary_key=True)
     siren: str = Column(String(9), nullable=False, index=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from typing import Any, Optional, Type, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -41,7 +41,7 @@ def _field_message(error: dict[str, Any]) -> str:
     return _TYPE_MESSAGES.get(error["type"], "est invalide.")
 
 
-def parse(model: Type[Model], payload: Any) -> Model:
+def parse(model: type[Model], payload: Any) -> Model:
     """Validate `payload` into `model`, or raise `InvalidField` listing every bad field."""
     if not isinstance(payload, dict):
         raise InvalidField("Le corps de la requête doit être un objet JSON.")
@@ -73,7 +73,7 @@ class CompanyIn(Strict):
 
 
 class VerifyCompanyIn(CompanyIn):
-    conversation_id: Optional[Key] = None
+    conversation_id: Key | None = None
 
 
 def _birth_date(value: str) -> date:
@@ -115,7 +115,7 @@ class EmailCheckIn(Strict):
     last_name: StrictStr
     first_name: StrictStr
     birth_date: StrictStr
-    conversation_id: Optional[Key] = None
+    conversation_id: Key | None = None
 
     _email = validator("email", allow_reuse=True)(identifiers.to_email)
     _names = validator("last_name", "first_name", allow_reuse=True)(identifiers.to_name)
@@ -163,9 +163,9 @@ class RegistrationIn(Strict):
     company: CompanyIn
     person: PersonIn
     professional: ProfessionalIn
-    document_reference: Optional[Key] = None
+    document_reference: Key | None = None
     cgu: CguIn
-    conversation_id: Optional[Key] = None
+    conversation_id: Key | None = None
 
 
 class ResendIn(Strict):

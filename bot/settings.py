@@ -51,25 +51,19 @@ class Settings:
     load_demo_contracts: bool = True
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         """Build settings from environment variables (see the README's table)."""
         env = dict(os.environ if env is None else env)
         defaults = cls()
         tokens = tuple(
-            token.strip()
-            for token in env.get("ACCOUNT_API_TOKENS", "").split(",")
-            if token.strip()
+            token.strip() for token in env.get("ACCOUNT_API_TOKENS", "").split(",") if token.strip()
         )
         port = int(env.get("WEB_PORT", defaults.port))
         return cls(
-            database_url=_async_database_url(
-                env.get("DATABASE_URL", defaults.database_url)
-            ),
+            database_url=_async_database_url(env.get("DATABASE_URL", defaults.database_url)),
             host=env.get("WEB_HOST", defaults.host),
-            port=int(env.get("WEB_PORT", defaults.port)),
-            public_base_url=env.get("PUBLIC_BASE_URL", defaults.public_base_url).rstrip(
-                "/"
-            ),
+            port=port,
+            public_base_url=env.get("PUBLIC_BASE_URL", f"http://localhost:{port}").rstrip("/"),
             rasa_url=env.get("RASA_URL", defaults.rasa_url).rstrip("/"),
             api_tokens=tokens or defaults.api_tokens,
             smtp_url=env.get("SMTP_URL") or None,
@@ -83,6 +77,5 @@ class Settings:
                     )
                 )
             ),
-            load_demo_contracts=env.get("LOAD_DEMO_CONTRACTS", "1")
-            not in ("0", "false", "no"),
+            load_demo_contracts=env.get("LOAD_DEMO_CONTRACTS", "1") not in ("0", "false", "no"),
         )

@@ -7,12 +7,13 @@ import email
 import os
 import socket
 import threading
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -66,9 +67,7 @@ def postgres_url() -> Iterator[str | None]:
 
 
 @pytest.fixture(params=BACKENDS)
-def database_url(
-    request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str | None
-) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str | None) -> str:
     """A fresh, empty database on each backend; PostgreSQL comes from TEST_POSTGRES_URL."""
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'accounts.db'}"
@@ -166,9 +165,7 @@ async def start_service(
 
 
 @pytest.fixture
-async def service(
-    database_url: str, clock: MovableClock, tmp_path: Path
-) -> AsyncIterator[Service]:
+async def service(database_url: str, clock: MovableClock, tmp_path: Path) -> AsyncIterator[Service]:
     """The web process writing e-mails to an outbox folder."""
     async for running in start_service(database_url, clock, tmp_path):
         yield running

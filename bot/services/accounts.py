@@ -314,14 +314,18 @@ async def reissue_tokens(
         return []
     await throttle.record(session, RESEND, list(key), now)
     accounts = (
-        await session.execute(
-            select(Account).where(
-                Account.email == email,
-                Account.status == "pending",
-                Account.created_at > now - policy.activation_period,
+        (
+            await session.execute(
+                select(Account).where(
+                    Account.email == email,
+                    Account.status == "pending",
+                    Account.created_at > now - policy.activation_period,
+                )
             )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     issued = []
     for account in accounts:
         await session.execute(

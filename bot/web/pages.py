@@ -22,7 +22,9 @@ _ACTIVATION_STATUS = {
 }
 
 
-def render(request: web.Request, template: str, status: int = 200, **context: object) -> web.Response:
+def render(
+    request: web.Request, template: str, status: int = 200, **context: object
+) -> web.Response:
     html = request.app[PAGES].get_template(template).render(**context)
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
 

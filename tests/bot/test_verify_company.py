@@ -12,7 +12,14 @@ VERIFY = "/api/v1/companies/verify"
 
 @pytest.mark.parametrize(
     "siren",
-    ["552100554", "552 100 554", "552.100.554", "552-100-554", "55210055400013", "552 100 554 00013"],
+    [
+        "552100554",
+        "552 100 554",
+        "552.100.554",
+        "552-100-554",
+        "55210055400013",
+        "552 100 554 00013",
+    ],
 )
 async def test_matching_pair_gives_the_company_name(service: Service, siren: str) -> None:
     status, body = await service.post(VERIFY, {"siren": siren, "contract_number": "ab 123 456"})
