@@ -143,16 +143,15 @@ async def _new_login(session: AsyncSession) -> str:
             return login
 
 
-def _issue_token(account: Account, policy: Policy, now: datetime) -> str:
+def _new_token(created_at: datetime, policy: Policy, now: datetime) -> tuple[ActivationToken, str]:
+    """A fresh token and its row; every link of an account expires with the account."""
     token = secrets.token_urlsafe(32)
-    account.tokens.append(
-        ActivationToken(
-            token_hash=_hash_token(token),
-            created_at=now,
-            expires_at=account.created_at + policy.activation_period,
-        )
+    row = ActivationToken(
+        token_hash=_hash_token(token),
+        created_at=now,
+        expires_at=created_at + policy.activation_period,
     )
-    return token
+    return row, token
 
 
 def activation_email(account: Account, link: str, policy: Policy) -> ActivationEmail:
@@ -236,7 +235,8 @@ async def register(
         created_at=now,
         tokens=[],
     )
-    token = _issue_token(account, policy, now)
+    row, token = _new_token(now, policy, now)
+    account.tokens.append(row)
     session.add(account)
     try:
         await session.commit()
@@ -307,12 +307,12 @@ async def reissue_tokens(
         Each pending account of that address with its new token; empty when the address
         is unknown, already active or asked too often, so the caller answers the same.
     """
-    key = {f"email:{hashlib.sha256(email.encode()).hexdigest()}": policy.resend_max_per_window}
-    if await throttle.count(session, RESEND, next(iter(key)), now, policy.resend_window) >= (
+    key = f"email:{hashlib.sha256(email.encode()).hexdigest()}"
+    if await throttle.count(session, RESEND, key, now, policy.resend_window) >= (
         policy.resend_max_per_window
     ):
         return []
-    await throttle.record(session, RESEND, list(key), now)
+    await throttle.record(session, RESEND, [key], now)
     accounts = (
         (
             await session.execute(
@@ -338,8 +338,10 @@ async def reissue_tokens(
             .values(revoked_at=now)
             .execution_options(synchronize_session=False)
         )
-        await session.refresh(account, ["tokens"])
-        issued.append((account, _issue_token(account, policy, now)))
+        row, token = _new_token(account.created_at, policy, now)
+        row.account_id = account.id
+        session.add(row)
+        issued.append((account, token))
     await session.commit()
     return issued
 
