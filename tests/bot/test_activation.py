@@ -106,7 +106,7 @@ async def test_tokens_are_stored_hashed(service: Service) -> None:
 
 async def test_resend_replaces_the_previous_link(service: Service) -> None:
     await register(service)
-    status, body = await service.post(RESEND, {"email": "Emilie.Lefevre@exemple-industries.fr"})
+    status, _ = await service.post(RESEND, {"email": "Emilie.Lefevre@exemple-industries.fr"})
     assert status == 202
     old, new = links_in_outbox(service)
     assert old != new
