@@ -12,6 +12,9 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONDONTWRITEBYTECODE := 1
 
+# Rasa and TensorFlow print dozens of third-party deprecation warnings at import.
+validate test-rasa $(MODEL): export PYTHONWARNINGS := ignore
+
 .PHONY: run test test-python test-rasa setup train lint validate clean
 
 run: setup $(MODEL) ## Start the web process, the action server and Rasa (Ctrl+C stops them)

@@ -20,8 +20,9 @@ from bot.errors import InvalidField
 
 Model = TypeVar("Model", bound=BaseModel)
 
-ShortText = constr(strict=True, min_length=1, max_length=200)
-Key = constr(strict=True, min_length=1, max_length=128)
+ShortText = constr(strict=True, min_length=1, max_length=100)
+Key = constr(strict=True, min_length=1, max_length=100)
+Reference = constr(strict=True, min_length=1, max_length=64)
 
 _TYPE_MESSAGES = {
     "value_error.missing": "est obligatoire.",

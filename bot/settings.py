@@ -44,7 +44,7 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     max_upload_bytes: int = 11 * 1024 * 1024
     verify_max_failures: int = 5
-    verify_max_failures_per_client: int = 200
+    verify_max_failures_per_client: int = 1000
     verify_window: timedelta = timedelta(minutes=15)
     resend_max_per_window: int = 3
     resend_window: timedelta = timedelta(hours=1)

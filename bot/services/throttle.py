@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import and_, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import TooManyAttempts
@@ -34,10 +35,23 @@ async def ensure_allowed(
     now: datetime,
     window: timedelta,
 ) -> None:
-    """Raise `TooManyAttempts` when any key has reached its limit within the window."""
+    """Raise `TooManyAttempts` when any key has reached its limit within the window.
+
+    `retry_after` is the time until the oldest counted attempt leaves the window.
+    """
     for key, limit in limits.items():
-        if await count(session, kind, key, now, window) >= limit:
-            raise TooManyAttempts(retry_after=int(window.total_seconds()))
+        recent = (
+            and_(attempts.c.kind == kind, attempts.c.key == key),
+            attempts.c.created_at > now - window,
+        )
+        counted, oldest = (
+            await session.execute(
+                select(func.count(), func.min(attempts.c.created_at)).where(*recent)
+            )
+        ).one()
+        if counted >= limit:
+            wait = (oldest + window - now).total_seconds() if oldest else window.total_seconds()
+            raise TooManyAttempts(retry_after=max(1, math.ceil(wait)))
 
 
 async def record(session: AsyncSession, kind: str, keys: list[str], now: datetime) -> None:

@@ -39,12 +39,14 @@ async def read_json(request: web.Request) -> Any:
         raise UnsupportedMediaType()
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"La requête dépasse la taille maximale de {limit // 1024} Kio.")
-    body = await request.content.read(limit + 1)
-    if len(body) > limit:
-        raise PayloadTooLarge(f"La requête dépasse la taille maximale de {limit // 1024} Kio.")
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(16 * 1024):
+        body.extend(chunk)
+        if len(body) > limit:
+            raise PayloadTooLarge(f"La requête dépasse la taille maximale de {limit // 1024} Kio.")
     try:
         return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise InvalidJson() from None
 
 

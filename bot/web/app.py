@@ -14,7 +14,7 @@ from bot.clock import Clock, utc_now
 from bot.db import make_engine, make_session_factory, migrate
 from bot.mailer import Mailer
 from bot.services import accounts, contracts
-from bot.settings import Settings
+from bot.settings import DEFAULT_DEV_TOKEN, Settings
 from bot.web import middlewares
 from bot.web.keys import CLOCK, ENGINE, MAILER, PAGES, POLICY, SESSIONS, SETTINGS
 from bot.web.routes import setup_routes
@@ -64,6 +64,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
             loaded = await contracts.load_demo_if_empty(session, app[CLOCK]())
         if loaded:
             log.info("loaded %d demo contracts into an empty directory", loaded)
+    if DEFAULT_DEV_TOKEN in settings.api_tokens:
+        log.warning("ACCOUNT_API_TOKENS is not set: the API accepts the development token")
     yield
     await engine.dispose()
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from aiohttp import web
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.services import accounts
 from bot.services.accounts import Activation
@@ -53,4 +55,10 @@ async def openapi(request: web.Request) -> web.FileResponse:
 
 
 async def health(request: web.Request) -> web.Response:
+    """Ready when the database answers."""
+    try:
+        async with request.app[SESSIONS]() as session:
+            await session.execute(text("SELECT 1"))
+    except (OSError, SQLAlchemyError):
+        return json_response({"status": "unavailable"}, status=503)
     return json_response({"status": "ok"})

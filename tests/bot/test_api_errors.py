@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import aiohttp
@@ -140,3 +141,25 @@ async def test_unknown_pages_answer_a_french_page(service: Service) -> None:
         async with browser.get(service.base_url + "/nulle-part") as response:
             assert response.status == 404
             assert "Page introuvable" in await response.text()
+
+
+async def test_a_body_sent_in_slow_pieces_is_read_whole(service: Service) -> None:
+    body = json.dumps({"siren": "552100554", "contract_number": "AB123456"}).encode()
+
+    async def slowly():  # type: ignore[no-untyped-def]
+        for start in range(0, len(body), 8):
+            await asyncio.sleep(0.01)
+            yield body[start : start + 8]
+
+    headers = {"Authorization": f"Bearer {API_TOKEN}", "Content-Type": "application/json"}
+    async with service.http.post(
+        service.base_url + ENDPOINTS[0], data=slowly(), headers=headers
+    ) as response:
+        assert response.status == 200
+        assert (await response.json())["company_name"]
+
+
+async def test_deeply_nested_json_is_a_client_error(service: Service) -> None:
+    status, body = await raw_post(service, ENDPOINTS[0], b"[" * 30_000 + b"]" * 30_000)
+    assert status == 400
+    assert body["error"]["code"] == "invalid_json"
