@@ -146,9 +146,13 @@ class Service:
 
 
 async def start_service(
-    database_url: str, clock: MovableClock, tmp_path: Path, **overrides: Any
+    database_url: str,
+    clock: MovableClock,
+    tmp_path: Path,
+    port: int | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[Service]:
-    port = free_port()
+    port = port or free_port()
     settings = Settings(
         database_url=database_url,
         public_base_url=f"http://127.0.0.1:{port}",

@@ -1,0 +1,1 @@
+"""Clients of the services the actions call, one module per service."""
