@@ -1,1 +1,4 @@
-"""Custom actions of the assistant; the rasa-sdk executor discovers every Action subclass in this package."""
+"""Custom actions of the assistant.
+
+The rasa-sdk executor discovers every Action subclass in this package.
+"""
