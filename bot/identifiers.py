@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import date
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -27,7 +28,35 @@ CIVILITIES = {
     "mme": "Mme",
     "madame": "Mme",
     "mme.": "Mme",
+    "mademoiselle": "Mme",
+    "mlle": "Mme",
 }
+
+MONTHS = {
+    "janvier": 1,
+    "fevrier": 2,
+    "mars": 3,
+    "avril": 4,
+    "mai": 5,
+    "juin": 6,
+    "juillet": 7,
+    "aout": 8,
+    "septembre": 9,
+    "octobre": 10,
+    "novembre": 11,
+    "decembre": 12,
+    "janv": 1,
+    "fev": 2,
+    "avr": 4,
+    "juil": 7,
+    "sept": 9,
+    "oct": 10,
+    "nov": 11,
+    "dec": 12,
+}
+_NUMERIC_DATE = re.compile(r"^(\d{1,2})[/.\- ](\d{1,2})[/.\- ](\d{2}|\d{4})$")
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_WORDED_DATE = re.compile(r"^(?:le\s+)?(\d{1,2})(?:er)?\s+([a-z]+)\.?\s+(\d{4})$")
 
 
 def to_siren(value: str) -> str:
@@ -128,6 +157,43 @@ def to_name(value: str) -> str:
             "d'union et des apostrophes."
         )
     return name
+
+
+def to_birth_date(value: str, today: date) -> date:
+    """Read a birth date typed in French (12/03/1984, 12 mars 1984, 1984-03-12) and check
+    that it is a real past date of an adult."""
+    text = comparable(value).strip().rstrip(".")
+    parts: tuple[int, int, int] | None = None
+    if match := _ISO_DATE.match(text):
+        parts = (int(match[3]), int(match[2]), int(match[1]))
+    elif match := _NUMERIC_DATE.match(text):
+        year = int(match[3])
+        if len(match[3]) == 2:
+            year += 2000 if year <= today.year % 100 else 1900
+        parts = (int(match[1]), int(match[2]), year)
+    elif (match := _WORDED_DATE.match(text)) and match[2] in MONTHS:
+        parts = (int(match[1]), MONTHS[match[2]], int(match[3]))
+    if parts is None:
+        raise ValueError(
+            "Je n'ai pas reconnu cette date. Indiquez-la au format jour/mois/année, "
+            "par exemple 12/03/1984."
+        )
+    try:
+        born = date(parts[2], parts[1], parts[0])
+    except ValueError:
+        raise ValueError(
+            "Cette date n'existe pas. Vérifiez le jour et le mois (par exemple 12/03/1984)."
+        ) from None
+    age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    if born >= today:
+        raise ValueError("La date de naissance doit être une date passée.")
+    if age < 18:
+        raise ValueError(
+            "Le représentant de l'entreprise doit être majeur pour créer l'espace client."
+        )
+    if age > 120:
+        raise ValueError("Cette date de naissance n'est pas plausible : vérifiez l'année.")
+    return born
 
 
 def comparable(value: str) -> str:

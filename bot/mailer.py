@@ -100,7 +100,7 @@ class Mailer:
 
     def _write_to_outbox(self, message: EmailMessage) -> None:
         self._outbox.mkdir(parents=True, exist_ok=True)
-        name = f"{datetime.now().strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}.eml"
+        name = f"{datetime.now():%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}.eml"
         partial = self._outbox / f".{name}.part"
         partial.write_bytes(message.as_bytes())
         os.replace(partial, self._outbox / name)

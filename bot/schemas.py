@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timezone
 from typing import Any, TypeVar
 
@@ -77,24 +78,10 @@ class VerifyCompanyIn(CompanyIn):
     conversation_id: Key | None = None
 
 
-def _birth_date(value: str) -> date:
-    try:
-        born = date.fromisoformat(value)
-    except ValueError:
-        raise ValueError("La date de naissance doit être au format AAAA-MM-JJ.") from None
-    today = date.today()
-    age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
-    if born >= today:
-        raise ValueError("La date de naissance doit être une date passée.")
-    if age < 18:
-        raise ValueError("Le représentant de l'entreprise doit être majeur.")
-    if age > 120:
-        raise ValueError("Cette date de naissance n'est pas plausible.")
-    return born
-
-
 def _check_birth_date(value: str) -> str:
-    return _birth_date(value).isoformat()
+    if not re.match(r"^\d{4}-\d{2}-\d{2}$", value):
+        raise ValueError("La date de naissance doit être au format AAAA-MM-JJ.")
+    return identifiers.to_birth_date(value, date.today()).isoformat()
 
 
 class PersonIn(Strict):
