@@ -35,6 +35,10 @@ async def home(request: web.Request) -> web.Response:
     return render(request, "home.html", rasa_url=request.app[SETTINGS].rasa_url)
 
 
+async def cgu(request: web.Request) -> web.Response:
+    return render(request, "cgu.html", version=request.app[SETTINGS].cgu_version)
+
+
 async def activate(request: web.Request) -> web.Response:
     token = request.match_info["token"]
     if len(token) > 128:

@@ -145,3 +145,10 @@ async def test_resend_of_an_active_account_sends_nothing(service: Service) -> No
     status, _ = await service.post(RESEND, {"email": "emilie.lefevre@exemple-industries.fr"})
     assert status == 202
     assert len(service.outbox_messages()) == 1
+
+
+async def test_the_cgu_page_shows_the_current_version(service: Service) -> None:
+    status, page = await open_link(f"{service.base_url}/cgu")
+    assert status == 200
+    assert "Conditions générales d'utilisation" in page
+    assert "Version 2026-01" in page
