@@ -1,0 +1,156 @@
+"""Step 5 and after: create the account, cancel, resend the activation e-mail."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.clients.account_service import (
+    AccountServiceError,
+    ServiceUnavailable,
+    account_service,
+)
+from actions.config import CGU_VERSION
+
+REGISTRATION_SLOTS = (
+    "siren",
+    "contract_number",
+    "company_name",
+    "company_confirmed",
+    "civility",
+    "last_name",
+    "first_name",
+    "birth_date",
+    "mobile_phone",
+    "job_title",
+    "professional_email",
+    "professional_phone",
+    "id_document_type",
+    "id_document",
+    "cgu_accepted",
+    "cgu_accepted_at",
+    "summary_confirmed",
+    "failed_attempts",
+    "pending_role_email",
+    "registration_key",
+    "registration_login",
+    "registration_status",
+)
+
+# What to ask again when the service refuses a value at submission.
+REASKED_ON = {
+    "email_taken": ("professional_email",),
+    "company_not_verified": ("contract_number", "company_name", "company_confirmed"),
+}
+
+
+def registration_payload(tracker: Tracker) -> dict[str, Any]:
+    slot = tracker.get_slot
+    return {
+        "company": {"siren": slot("siren"), "contract_number": slot("contract_number")},
+        "person": {
+            "civility": slot("civility"),
+            "last_name": slot("last_name"),
+            "first_name": slot("first_name"),
+            "birth_date": slot("birth_date"),
+            "mobile_phone": slot("mobile_phone"),
+        },
+        "professional": {
+            "job_title": slot("job_title"),
+            "email": slot("professional_email"),
+            "phone": slot("professional_phone"),
+        },
+        "document_reference": slot("id_document"),
+        "cgu": {"version": CGU_VERSION, "accepted": True, "accepted_at": slot("cgu_accepted_at")},
+        "conversation_id": tracker.sender_id[:100],
+    }
+
+
+class ActionSubmitRegistration(Action):
+    """Creates the account; a retry reuses the idempotency key, so one account at most."""
+
+    def name(self) -> str:
+        return "action_submit_registration"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        key = tracker.get_slot("registration_key") or f"{tracker.sender_id[:60]}:{uuid.uuid4()}"
+        events: list[EventType] = [SlotSet("registration_key", key)]
+        try:
+            created = await account_service().create_registration(
+                registration_payload(tracker), key
+            )
+        except ServiceUnavailable:
+            dispatcher.utter_message(response="utter_service_unavailable")
+            return [*events, SlotSet("registration_status", "unavailable")]
+        except AccountServiceError as refusal:
+            dispatcher.utter_message(text=refusal.message)
+            reasked = REASKED_ON.get(refusal.code)
+            if reasked is None:
+                dispatcher.utter_message(response="utter_offer_advisor")
+                return [*events, SlotSet("registration_status", "refused")]
+            # A new key: the corrected request is a different registration.
+            return [
+                SlotSet("registration_key", None),
+                SlotSet("registration_status", "refused"),
+                SlotSet("summary_confirmed", None),
+                *(SlotSet(slot, None) for slot in reasked),
+                FollowupAction("registration_form"),
+            ]
+        dispatcher.utter_message(response="utter_registration_created", email=created.email_masked)
+        return [
+            *events,
+            SlotSet("registration_login", created.login),
+            SlotSet("registration_status", "created"),
+        ]
+
+
+class ActionCancelRegistration(Action):
+    """Stops the form and forgets every answer given."""
+
+    def name(self) -> str:
+        return "action_cancel_registration"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        dispatcher.utter_message(response="utter_registration_cancelled")
+        return [
+            ActiveLoop(None),
+            SlotSet("requested_slot", None),
+            *(SlotSet(slot, None) for slot in REGISTRATION_SLOTS),
+        ]
+
+
+class ActionResendActivation(Action):
+    """Asks the service for a new activation e-mail, to the address given or registered."""
+
+    def name(self) -> str:
+        return "action_resend_activation"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        email = next(tracker.get_latest_entity_values("email"), None) or tracker.get_slot(
+            "professional_email"
+        )
+        if not email:
+            dispatcher.utter_message(response="utter_ask_resend_email")
+            return [SlotSet("resend_requested", True)]
+        try:
+            answer = await account_service().resend_activation(email)
+        except ServiceUnavailable:
+            dispatcher.utter_message(response="utter_service_unavailable_resend")
+            return [SlotSet("resend_requested", False)]
+        except AccountServiceError as refusal:
+            dispatcher.utter_message(text=refusal.message)
+            return [SlotSet("resend_requested", True)]
+        dispatcher.utter_message(text=answer)
+        dispatcher.utter_message(response="utter_resend_advice")
+        return [SlotSet("resend_requested", False)]

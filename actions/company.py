@@ -1,0 +1,90 @@
+"""Step 1: identify the company with its SIREN (or SIRET) and a contract number."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.clients.account_service import AccountServiceError, account_service
+from actions.form_base import BaseFormValidation
+from bot import identifiers
+
+COMPANY_SLOTS = ("company_name", "company_confirmed")
+
+
+class CompanyValidation(BaseFormValidation):
+    """Validators of `siren`, `contract_number` and `company_confirmed`; abstract mixin."""
+
+    async def extract_siren(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if self.entity(tracker, "siren") or self.entity(tracker, "siret"):
+            return {}
+        text = self.answer_text("siren", tracker)
+        return {"siren": text} if text else {}
+
+    async def validate_siren(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Check the SIREN (a SIRET is reduced to it), then the pair if a contract is known."""
+        if value is None:
+            return {"siren": None, **dict.fromkeys(COMPANY_SLOTS)}
+        try:
+            siren = identifiers.to_siren(str(value))
+        except ValueError as problem:
+            return self.refuse("siren", str(problem), dispatcher, tracker)
+        result = {**self.accept("siren", siren, tracker), **dict.fromkeys(COMPANY_SLOTS)}
+        contract = tracker.get_slot("contract_number")
+        if contract and "contract_number" not in tracker.slots_to_validate():
+            result.update(await self._verify(siren, contract, dispatcher, tracker))
+        return result
+
+    async def extract_contract_number(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if self.entity(tracker, "contract_number"):
+            return {}
+        text = self.answer_text("contract_number", tracker)
+        return {"contract_number": text} if text else {}
+
+    async def validate_contract_number(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Check the contract number's form, then the SIREN/contract pair with the service."""
+        if value is None:
+            return {"contract_number": None, **dict.fromkeys(COMPANY_SLOTS)}
+        try:
+            contract = identifiers.to_contract_number(str(value))
+        except ValueError as problem:
+            return self.refuse("contract_number", str(problem), dispatcher, tracker)
+        result = {
+            **self.accept("contract_number", contract, tracker),
+            **dict.fromkeys(COMPANY_SLOTS),
+        }
+        siren = tracker.get_slot("siren")
+        if siren:
+            result.update(await self._verify(siren, contract, dispatcher, tracker))
+        return result
+
+    async def _verify(
+        self, siren: str, contract: str, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> dict[str, Any]:
+        try:
+            name = await account_service().verify_company(siren, contract, tracker.sender_id)
+        except AccountServiceError as refusal:
+            return self.refuse("contract_number", refusal.message, dispatcher, tracker)
+        return {"company_name": name, "company_confirmed": None}
+
+    async def validate_company_confirmed(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """A 'no' to the company read back starts step 1 again."""
+        if value is True:
+            return {"company_confirmed": True}
+        if value is False:
+            dispatcher.utter_message(response="utter_company_not_confirmed")
+            return {"siren": None, "contract_number": None, **dict.fromkeys(COMPANY_SLOTS)}
+        return {"company_confirmed": None}

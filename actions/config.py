@@ -1,0 +1,9 @@
+"""Settings of the action server, read from the environment once."""
+
+from __future__ import annotations
+
+import os
+
+PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/")
+CGU_VERSION = os.environ.get("CGU_VERSION", "2026-01")
+CGU_URL = f"{PUBLIC_BASE_URL}/cgu"

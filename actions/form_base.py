@@ -1,0 +1,106 @@
+"""Shared machinery of form validation: failure counting, help, free-text answers."""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
+
+# Intents whose text never answers the question the form asked: digressions answered
+# by a rule, and requests handled by the validators themselves.
+DIGRESSIONS = frozenset(
+    {
+        "ask_contract_number",
+        "ask_why_needed",
+        "ask_data_protection",
+        "ask_accepted_documents",
+        "ask_next_steps",
+        "ask_activation_delay",
+        "email_not_received",
+        "request_human",
+        "bot_challenge",
+        "cancel",
+        "greet",
+        "thank",
+        "goodbye",
+        "change_field",
+        # A correction names the field it changes: its text answers no other question.
+        "correct",
+    }
+)
+MAX_FAILURES = 3
+_LEAD_IN = re.compile(
+    r"^(?:(?:c'est|c’est|je m'appelle|je m’appelle|je suis|mon nom est|mon prénom est|"
+    r"nom|prénom|moi c'est|il s'agit de)\s*:?\s+)",
+    re.IGNORECASE,
+)
+
+
+class BaseFormValidation(FormValidationAction, ABC):
+    """Base of the form validators; abstract, so the executor does not register it.
+
+    Subclasses call `refuse(slot, message, ...)` from a `validate_<slot>` method to
+    explain the problem, keep every other slot, and after three failures on the same
+    slot add the help for that field and the offer of a human advisor; `accept(slot,
+    value, tracker)` clears the slot's failure count.
+    """
+
+    @abstractmethod
+    def name(self) -> str:
+        """The concrete form's validation action, `validate_<form name>`."""
+
+    @staticmethod
+    def failures(tracker: Tracker) -> dict[str, int]:
+        return dict(tracker.get_slot("failed_attempts") or {})
+
+    def refuse(
+        self, slot: str, message: str, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> dict[str, Any]:
+        counts = self.failures(tracker)
+        counts[slot] = counts.get(slot, 0) + 1
+        dispatcher.utter_message(text=message)
+        if counts[slot] >= MAX_FAILURES:
+            dispatcher.utter_message(response=f"utter_help_{slot}")
+            dispatcher.utter_message(response="utter_offer_advisor")
+        return {slot: None, "failed_attempts": counts}
+
+    def accept(self, slot: str, value: Any, tracker: Tracker) -> dict[str, Any]:
+        counts = self.failures(tracker)
+        counts.pop(slot, None)
+        return {slot: value, "failed_attempts": counts}
+
+    @staticmethod
+    def answer_text(slot: str, tracker: Tracker) -> str | None:
+        """The raw text of the latest message when it answers `slot`'s question."""
+        if tracker.get_slot("requested_slot") != slot:
+            return None
+        message = tracker.latest_message or {}
+        text = (message.get("text") or "").strip()
+        intent = (message.get("intent") or {}).get("name")
+        if not text or text.startswith("/") or intent in DIGRESSIONS:
+            return None
+        return text
+
+    @staticmethod
+    def entity(tracker: Tracker, name: str) -> str | None:
+        return next(tracker.get_latest_entity_values(name), None)
+
+    @staticmethod
+    def strip_lead_in(text: str) -> str:
+        """'je m'appelle Luc' → 'Luc'."""
+        return _LEAD_IN.sub("", text.strip()).strip(" .!")
+
+    def phone_answer(self, slot: str, tracker: Tracker) -> dict[str, Any]:
+        """A phone entity or the text, when asked for `slot` or when the user names it."""
+        named = self.entity(tracker, "field") == slot
+        if tracker.get_slot("requested_slot") != slot and not named:
+            return {}
+        phone = self.entity(tracker, "phone")
+        if phone:
+            return {slot: phone}
+        text = self.answer_text(slot, tracker)
+        return {slot: text} if text else {}

@@ -1,0 +1,115 @@
+"""Step 2: civility, names, birth date and mobile phone."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.form_base import BaseFormValidation
+from bot import identifiers
+
+
+def tidy_name(name: str) -> str:
+    """'DUPONT' or 'dupont' → 'Dupont'; names typed with capitals are kept as typed."""
+    return name.title() if name.islower() or name.isupper() else name
+
+
+class PersonalDetailsValidation(BaseFormValidation):
+    """Validators of civility, names, birth date and mobile phone; abstract mixin."""
+
+    async def extract_civility(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if self.entity(tracker, "civility"):
+            return {}
+        text = self.answer_text("civility", tracker)
+        return {"civility": text} if text else {}
+
+    async def validate_civility(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Normalise to 'M.' or 'Mme'."""
+        if value is None:
+            return {"civility": None}
+        try:
+            return self.accept("civility", identifiers.to_civility(str(value)), tracker)
+        except ValueError as problem:
+            return self.refuse("civility", str(problem), dispatcher, tracker)
+
+    async def extract_last_name(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return self._name_answer("last_name", tracker)
+
+    async def extract_first_name(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return self._name_answer("first_name", tracker)
+
+    def _name_answer(self, slot: str, tracker: Tracker) -> dict[str, Any]:
+        if self.entity(tracker, slot):
+            return {}
+        text = self.answer_text(slot, tracker)
+        return {slot: self.strip_lead_in(text)} if text else {}
+
+    async def validate_last_name(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Letters, spaces, hyphens and apostrophes only."""
+        return self._validate_name("last_name", value, dispatcher, tracker)
+
+    async def validate_first_name(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Letters, spaces, hyphens and apostrophes only."""
+        return self._validate_name("first_name", value, dispatcher, tracker)
+
+    def _validate_name(
+        self, slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> dict[str, Any]:
+        if value is None:
+            return {slot: None}
+        try:
+            return self.accept(slot, tidy_name(identifiers.to_name(str(value))), tracker)
+        except ValueError as problem:
+            return self.refuse(slot, str(problem), dispatcher, tracker)
+
+    async def extract_birth_date(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if self.entity(tracker, "date"):
+            return {}
+        text = self.answer_text("birth_date", tracker)
+        return {"birth_date": text} if text else {}
+
+    async def validate_birth_date(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """A real past date of an adult, stored as YYYY-MM-DD."""
+        if value is None:
+            return {"birth_date": None}
+        try:
+            born = identifiers.to_birth_date(str(value), date.today())
+        except ValueError as problem:
+            return self.refuse("birth_date", str(problem), dispatcher, tracker)
+        return self.accept("birth_date", born.isoformat(), tracker)
+
+    async def extract_mobile_phone(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return self.phone_answer("mobile_phone", tracker)
+
+    async def validate_mobile_phone(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """A French mobile number, stored in E.164 form."""
+        if value is None:
+            return {"mobile_phone": None}
+        try:
+            return self.accept("mobile_phone", identifiers.to_mobile_phone(str(value)), tracker)
+        except ValueError as problem:
+            return self.refuse("mobile_phone", str(problem), dispatcher, tracker)

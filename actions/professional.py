@@ -1,0 +1,106 @@
+"""Step 3: job title, professional e-mail and professional phone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.clients.account_service import AccountServiceError, ServiceUnavailable, account_service
+from actions.form_base import BaseFormValidation
+from bot import identifiers
+
+
+class ProfessionalDetailsValidation(BaseFormValidation):
+    """Validators of `job_title`, `professional_email`, `professional_phone`; abstract mixin."""
+
+    async def extract_job_title(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if self.entity(tracker, "job_title"):
+            return {}
+        text = self.answer_text("job_title", tracker)
+        return {"job_title": self.strip_lead_in(text)} if text else {}
+
+    async def validate_job_title(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """A few words with letters, at most 100 characters."""
+        if value is None:
+            return {"job_title": None}
+        title = " ".join(str(value).split())
+        if len(title) > 100 or sum(ch.isalpha() for ch in title) < 2:
+            return self.refuse(
+                "job_title",
+                "Indiquez votre fonction en quelques mots (100 caractères au plus), "
+                "par exemple « gérant » ou « directrice financière ».",
+                dispatcher,
+                tracker,
+            )
+        return self.accept("job_title", title[0].upper() + title[1:], tracker)
+
+    async def extract_professional_email(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """A 'yes' after the role-mailbox warning keeps the address given."""
+        pending = tracker.get_slot("pending_role_email")
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if pending and intent == "affirm" and self.answer_text("professional_email", tracker):
+            return {"professional_email": pending}
+        if self.entity(tracker, "email"):
+            return {}
+        text = self.answer_text("professional_email", tracker)
+        return {"professional_email": text} if text else {}
+
+    async def validate_professional_email(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Syntax, a second chance for role mailboxes, and one address per person."""
+        if value is None:
+            return {"professional_email": None}
+        try:
+            email = identifiers.to_email(str(value))
+        except ValueError as problem:
+            return self.refuse("professional_email", str(problem), dispatcher, tracker)
+        if identifiers.is_role_mailbox(email) and tracker.get_slot("pending_role_email") != email:
+            dispatcher.utter_message(
+                response="utter_role_mailbox_warning", pending_role_email=email
+            )
+            return {"professional_email": None, "pending_role_email": email}
+        taken_reason = await self._taken_reason(email, tracker)
+        if taken_reason:
+            return self.refuse("professional_email", taken_reason, dispatcher, tracker)
+        return {**self.accept("professional_email", email, tracker), "pending_role_email": None}
+
+    @staticmethod
+    async def _taken_reason(email: str, tracker: Tracker) -> str | None:
+        """Why the service refuses the address, if it does; re-checked at submission."""
+        person = [tracker.get_slot(s) for s in ("last_name", "first_name", "birth_date")]
+        if not all(person):
+            return None
+        try:
+            check = await account_service().check_email(email, *person)
+        except ServiceUnavailable:
+            return None
+        except AccountServiceError as refusal:
+            return refusal.message
+        return None if check.available else check.reason
+
+    async def extract_professional_phone(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return self.phone_answer("professional_phone", tracker)
+
+    async def validate_professional_phone(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """A French landline or mobile number, stored in E.164 form."""
+        if value is None:
+            return {"professional_phone": None}
+        try:
+            phone = identifiers.to_any_phone(str(value))
+        except ValueError as problem:
+            return self.refuse("professional_phone", str(problem), dispatcher, tracker)
+        return self.accept("professional_phone", phone, tracker)
