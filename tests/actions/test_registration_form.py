@@ -304,3 +304,44 @@ async def test_changing_the_siren_also_forgets_the_company(domain: dict) -> None
 async def test_yes_at_the_summary_completes_the_form(domain: dict) -> None:
     slots, _ = await validate(domain, asked("summary_confirmed"), user("oui", intent="affirm"))
     assert slots["summary_confirmed"] is True
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [("gérante", "Gérante"), ("je suis DAF", "DAF"), ("c'est comptable", "Comptable")],
+)
+async def test_job_title(domain: dict, typed: str, expected: str) -> None:
+    slots, _ = await validate(domain, asked("job_title"), user(typed))
+    assert slots["job_title"] == expected
+
+
+async def test_a_job_title_without_letters_is_refused(domain: dict) -> None:
+    slots, messages = await validate(domain, asked("job_title"), user("42"))
+    assert slots["job_title"] is None
+    assert "fonction" in messages[0]
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"), [("01 42 68 53 00", "+33142685300"), ("06 12 34 56 78", "+33612345678")]
+)
+async def test_professional_phone_landline_or_mobile(
+    domain: dict, typed: str, expected: str
+) -> None:
+    slots, _ = await validate(
+        domain, asked("professional_phone"), user(typed, entities={"phone": typed})
+    )
+    assert slots["professional_phone"] == expected
+
+
+async def test_a_phone_given_for_another_field_goes_to_that_field(domain: dict) -> None:
+    slots, _ = await validate(
+        domain,
+        asked("job_title"),
+        user(
+            "mon portable c'est 07 81 22 33 44",
+            intent="correct",
+            entities={"phone": "07 81 22 33 44", "field": "mobile_phone"},
+        ),
+    )
+    assert slots["mobile_phone"] == "+33781223344"
+    assert "job_title" not in slots

@@ -2,29 +2,36 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "current.tar.gz"
-STARTUP_TIMEOUT = 180
+STARTUP_TIMEOUT = 300
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """One stack for the session's tests, each using its own conversation ids."""
+    with running_stack(tmp_path_factory.mktemp("stack")) as urls:
+        yield urls
+
+
+@contextmanager
+def running_stack(tmp: Path) -> Iterator[dict[str, str]]:
+    """The Procfile's three processes on free ports, keeping their data in `tmp`."""
     if not MODEL.exists():
         pytest.fail("no trained model: run `make train` first (make test does)")
-    tmp = tmp_path_factory.mktemp("stack")
     ports = {"WEB_PORT": free_port(), "RASA_PORT": free_port(), "ACTIONS_PORT": free_port()}
     endpoints = tmp / "endpoints.yml"
     endpoints.write_text(
@@ -61,7 +68,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         "accounts_db": str(tmp / "accounts.db"),
     }
     try:
-        asyncio.run(_wait_until_ready(urls, process))
+        _wait_until_ready(urls, process)
         yield urls
     finally:
         os.killpg(process.pid, signal.SIGTERM)
@@ -73,20 +80,20 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         log.close()
 
 
-async def _wait_until_ready(urls: dict[str, str], process: subprocess.Popen[bytes]) -> None:
+def _wait_until_ready(urls: dict[str, str], process: subprocess.Popen[bytes]) -> None:
+    """Poll each health check in turn (blocking: callers may run inside an event loop)."""
     probes = [urls["web"] + "/health", urls["actions"] + "/health", urls["rasa"] + "/status"]
     deadline = time.monotonic() + STARTUP_TIMEOUT
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
-        while probes:
-            if process.poll() is not None:
-                raise RuntimeError(f"honcho exited early; see {urls['log']}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"not ready: {probes}; see {urls['log']}")
-            try:
-                async with http.get(probes[0]) as response:
-                    if response.status == 200:
-                        probes.pop(0)
-                        continue
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(1)
+    while probes:
+        if process.poll() is not None:
+            raise RuntimeError(f"honcho exited early; see {urls['log']}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not ready: {probes}; see {urls['log']}")
+        try:
+            with urllib.request.urlopen(probes[0], timeout=5) as response:
+                if response.status == 200:
+                    probes.pop(0)
+                    continue
+        except OSError:
+            pass
+        time.sleep(1)
