@@ -64,9 +64,11 @@ class CompanyValidation(BaseFormValidation):
             **self.accept("contract_number", contract, tracker),
             **dict.fromkeys(COMPANY_SLOTS),
         }
-        siren = tracker.get_slot("siren")
-        if siren:
-            result.update(await self._verify(siren, contract, dispatcher, tracker))
+        try:
+            siren = identifiers.to_siren(tracker.get_slot("siren") or "")
+        except ValueError:
+            return result  # no valid SIREN yet: the pair is checked when it comes
+        result.update(await self._verify(siren, contract, dispatcher, tracker))
         return result
 
     async def _verify(
