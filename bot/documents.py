@@ -1,0 +1,638 @@
+"""Inspection of an uploaded identity document: type, size, integrity and active content.
+
+`inspect_document` is pure: no I/O, and it logs nothing itself (pypdf may log parser
+warnings about a malformed PDF, which never carry the file name). It returns a
+`CleanDocument` ready to be stored, or raises `DocumentRefused` whose `code` is stable for
+machines and whose `message` is a French sentence that can be shown to the user as is.
+The type is decided by the content (magic bytes), never by the name or the declared type.
+Images are decoded and re-encoded without any metadata; PDFs are parsed, never rendered,
+and kept byte for byte. It is CPU-bound (a quarter of a second for a 12-megapixel JPEG, a
+second or more for a PNG that large): callers in an event loop run it in an executor.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import struct
+import zipfile
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image, ImageOps
+from pypdf import PdfReader
+from pypdf.errors import PyPdfError
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
+
+_KIB = 1024
+_MIB = 1024 * 1024
+
+_SEND = "Envoyez une photo (JPEG ou PNG) ou un scan PDF de votre pièce d'identité."
+
+# Malformed images make Pillow raise any of these while opening or decoding.
+_IMAGE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error)
+# pypdf has no single error type for hostile input: these are the ones its parser raises.
+_PDF_ERRORS = (
+    PyPdfError,
+    ValueError,
+    KeyError,
+    IndexError,
+    TypeError,
+    AttributeError,
+    AssertionError,
+    RecursionError,
+    OSError,
+    struct.error,
+    zlib.error,
+)
+# Dictionaries and arrays visited in a PDF before it is deemed too complex; a four-page
+# scan has a few dozen, a four-page document exported from an office suite a few thousand.
+_MAX_PDF_NODES = 50_000
+
+
+@dataclass(frozen=True)
+class DocumentLimits:
+    """What an uploaded document may weigh and measure."""
+
+    min_bytes: int = 10 * _KIB
+    max_bytes: int = 10 * _MIB
+    max_pixels: int = 40_000_000  # decoded image size limit (decompression bombs)
+    min_side: int = 400  # shorter side of an image, in pixels: below it, unreadable
+    max_pdf_pages: int = 4
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> DocumentLimits:
+        """Read `DOCUMENT_MIN_BYTES`, `DOCUMENT_MAX_BYTES`, `DOCUMENT_MAX_PIXELS`,
+        `DOCUMENT_MIN_SIDE` and `DOCUMENT_MAX_PDF_PAGES` (from `os.environ` by default).
+
+        Raises:
+            ValueError: a variable is not a positive integer, or the minimum size exceeds
+                the maximum.
+        """
+        source = os.environ if env is None else env
+        defaults = cls()
+
+        def read(name: str, default: int) -> int:
+            raw = source.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                value = int(raw)
+            except ValueError:
+                raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+            if value <= 0:
+                raise ValueError(f"{name} must be positive, got {value}")
+            return value
+
+        limits = cls(
+            min_bytes=read("DOCUMENT_MIN_BYTES", defaults.min_bytes),
+            max_bytes=read("DOCUMENT_MAX_BYTES", defaults.max_bytes),
+            max_pixels=read("DOCUMENT_MAX_PIXELS", defaults.max_pixels),
+            min_side=read("DOCUMENT_MIN_SIDE", defaults.min_side),
+            max_pdf_pages=read("DOCUMENT_MAX_PDF_PAGES", defaults.max_pdf_pages),
+        )
+        if limits.min_bytes > limits.max_bytes:
+            raise ValueError("DOCUMENT_MIN_BYTES must not exceed DOCUMENT_MAX_BYTES")
+        return limits
+
+
+@dataclass(frozen=True)
+class CleanDocument:
+    """An accepted document, safe to store and to show to a human."""
+
+    content: bytes  # images: re-encoded without metadata; PDF: the original bytes
+    content_type: str  # "image/png" | "image/jpeg" | "application/pdf"
+    extension: str  # "png" | "jpg" | "pdf"
+    pages: int  # 1 for an image
+    width: int | None = None  # images only, after the EXIF orientation is applied
+    height: int | None = None
+
+
+class DocumentRefused(ValueError):
+    """The document cannot be accepted; `message` tells the user what to send instead."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def __reduce__(self) -> tuple[type[DocumentRefused], tuple[str, str]]:
+        # Lets the exception cross a process pool executor intact.
+        return (DocumentRefused, (self.code, self.message))
+
+
+@dataclass(frozen=True)
+class _Accepted:
+    content_type: str
+    extension: str
+    label: str
+
+
+_ACCEPTED = {
+    "png": _Accepted("image/png", "png", "une image PNG"),
+    "jpeg": _Accepted("image/jpeg", "jpg", "une image JPEG"),
+    "pdf": _Accepted("application/pdf", "pdf", "un document PDF"),
+}
+_EXTENSIONS = {
+    "png": "png",
+    "jpg": "jpeg",
+    "jpeg": "jpeg",
+    "jpe": "jpeg",
+    "jfif": "jpeg",
+    "pdf": "pdf",
+}
+_FILENAME_EXTENSION = re.compile(r"\.([A-Za-z0-9]{1,5})$")
+
+_OFFICE_ADVICE = (
+    "Enregistrez-le au format PDF (menu Fichier, puis Enregistrer sous ou Exporter) et "
+    "envoyez ce PDF, ou envoyez une photo (JPEG ou PNG) de votre pièce d'identité."
+)
+# Refused formats we recognise: (label, advice) for the message.
+_REFUSED: dict[str, tuple[str, str]] = {
+    "gif": ("une image GIF", _SEND),
+    "svg": ("une image vectorielle SVG", _SEND),
+    "html": (
+        "une page web (HTML)",
+        "Envoyez le document lui-même plutôt qu'une page enregistrée depuis votre "
+        "navigateur : une photo (JPEG ou PNG) ou un scan PDF de votre pièce d'identité.",
+    ),
+    "zip": (
+        "une archive ZIP",
+        "Envoyez le fichier lui-même, sans le compresser : une photo (JPEG ou PNG) ou un "
+        "scan PDF de votre pièce d'identité.",
+    ),
+    "word": ("un document Word", _OFFICE_ADVICE),
+    "excel": ("un classeur Excel", _OFFICE_ADVICE),
+    "powerpoint": ("une présentation PowerPoint", _OFFICE_ADVICE),
+    "opendocument": ("un document LibreOffice (OpenDocument)", _OFFICE_ADVICE),
+    "office": ("un document Microsoft Office", _OFFICE_ADVICE),
+    "heic": (
+        "une photo HEIC (le format des photos d'iPhone)",
+        "Envoyez-la plutôt en JPEG : faites une capture d'écran de la photo et envoyez "
+        "cette capture, ou choisissez « Le plus compatible » dans Réglages > Appareil "
+        "photo > Formats puis reprenez la photo. Un scan PDF de votre pièce d'identité "
+        "convient aussi.",
+    ),
+    "avif": ("une image AVIF", _SEND),
+    "webp": ("une image WebP", _SEND),
+    "bmp": ("une image BMP", _SEND),
+    "tiff": (
+        "une image TIFF",
+        "Si elle vient d'un scanner, choisissez le format PDF ou JPEG dans ses réglages, "
+        "ou envoyez une photo (JPEG ou PNG) de votre pièce d'identité.",
+    ),
+    "video": ("une vidéo", _SEND),
+}
+
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
+_AVIF_BRANDS = {b"avif", b"avis"}
+_HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<meta", b"<script")
+_JPEG_FRAME_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE}
+
+# Keys and action types that make a PDF do something rather than show something, with
+# what the user is told the file contains.
+_ACTIVE_KEYS = {
+    "/JavaScript": "du code JavaScript",
+    "/JS": "du code JavaScript",
+    "/Launch": "une commande qui lance un programme",
+    "/EmbeddedFiles": "des fichiers joints",
+    "/EmbeddedFile": "des fichiers joints",
+    "/RichMedia": "du contenu multimédia interactif",
+    "/XFA": "un formulaire dynamique (XFA)",
+    "/AA": "des actions automatiques",
+    "/SubmitForm": "un formulaire qui envoie des données",
+    "/ImportData": "un formulaire qui importe des données",
+}
+_ACTIVE_ACTIONS = {
+    "/JavaScript": "du code JavaScript",
+    "/Launch": "une commande qui lance un programme",
+    "/SubmitForm": "un formulaire qui envoie des données",
+    "/ImportData": "un formulaire qui importe des données",
+    "/RichMediaExecute": "du contenu multimédia interactif",
+}
+_ACTIVE_SUBTYPES = {
+    "/FileAttachment": "des fichiers joints",
+    "/RichMedia": "du contenu multimédia interactif",
+}
+
+
+def inspect_document(
+    data: bytes, filename: str | None, limits: DocumentLimits = DocumentLimits()
+) -> CleanDocument:
+    """Check an uploaded identity document and return what may be stored.
+
+    Args:
+        data: the uploaded bytes.
+        filename: the name the user's device gave the file, only used to catch an
+            extension that contradicts the content; never logged nor stored here.
+        limits: sizes, pixel count and page count allowed.
+
+    Returns:
+        The document: a PNG or JPEG re-encoded without metadata and turned upright, or
+        the original bytes of a PDF.
+
+    Raises:
+        DocumentRefused: with one of the codes `empty`, `too_small`, `too_large`,
+            `unsupported_type`, `extension_mismatch`, `polyglot`, `decompression_bomb`,
+            `truncated`, `low_resolution`, `pdf_invalid`, `pdf_encrypted`,
+            `pdf_too_many_pages`, `pdf_active_content`.
+    """
+    if not data:
+        raise DocumentRefused("empty", f"Le fichier reçu est vide. {_SEND}")
+    if len(data) > limits.max_bytes:
+        raise DocumentRefused(
+            "too_large",
+            f"Ce fichier dépasse la taille maximale de {_size_label(limits.max_bytes)}. "
+            "Envoyez une photo de plus basse résolution (JPEG ou PNG) ou un scan PDF "
+            "compressé de votre pièce d'identité.",
+        )
+    kind = _detect(data)
+    if kind not in _ACCEPTED:
+        raise _unsupported(kind)
+    accepted = _ACCEPTED[kind]
+    extension = _extension(filename)
+    if extension is not None and _EXTENSIONS.get(extension) != kind:
+        raise DocumentRefused(
+            "extension_mismatch",
+            f"Ce fichier porte l'extension .{extension} mais c'est en réalité "
+            f"{accepted.label}. Renommez-le en .{accepted.extension} avant de l'envoyer, "
+            "ou envoyez le fichier d'origine de votre pièce d'identité (photo JPEG ou PNG, "
+            "ou scan PDF).",
+        )
+    if len(data) < limits.min_bytes:
+        raise DocumentRefused(
+            "too_small",
+            f"Ce fichier est trop petit (moins de {_size_label(limits.min_bytes)}) pour "
+            "que votre pièce d'identité y soit lisible. Envoyez une photo nette (JPEG ou "
+            "PNG) ou un scan PDF de votre pièce d'identité.",
+        )
+    if _is_zip(data) or (kind == "png" and _png_has_trailing_data(data)):
+        raise DocumentRefused(
+            "polyglot",
+            "Ce fichier cache d'autres données derrière l'image ou le document (par exemple "
+            "une archive ZIP ajoutée à la fin) : pour des raisons de sécurité, nous ne "
+            "pouvons pas l'accepter. Envoyez la photo ou le scan d'origine de votre pièce "
+            "d'identité (JPEG, PNG ou PDF).",
+        )
+    if kind == "pdf":
+        return CleanDocument(
+            content=data,
+            content_type=accepted.content_type,
+            extension=accepted.extension,
+            pages=_inspect_pdf(data, limits),
+        )
+    return _clean_image(data, kind, accepted, limits)
+
+
+def _size_label(size: int) -> str:
+    """`10 Mo`, `1,5 Mo`, `10 Ko`: binary multiples, as file managers show them."""
+    if size >= _MIB:
+        value, unit = size / _MIB, "Mo"
+    else:
+        value, unit = size / _KIB, "Ko"
+    return f"{round(value, 1):g} {unit}".replace(".", ",")
+
+
+def _pixels_label(pixels: int) -> str:
+    if pixels >= 1_000_000:
+        return f"{round(pixels / 1_000_000, 1):g} millions de pixels".replace(".", ",")
+    return f"{pixels:,} pixels".replace(",", " ")
+
+
+def _extension(filename: str | None) -> str | None:
+    """The lower-case extension of the file's base name, if it looks like one."""
+    if not filename:
+        return None
+    base = re.split(r"[\\/]", filename)[-1]
+    match = _FILENAME_EXTENSION.search(base)
+    if match is None or match.start() == 0:
+        return None
+    return match.group(1).lower()
+
+
+def _detect(data: bytes) -> str | None:
+    """The format of `data` from its first bytes: a key of `_ACCEPTED` or `_REFUSED`."""
+    head = data[:64]
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"%PDF-"):
+        return "pdf"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "gif"
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")):
+        return _zip_kind(data)
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return "office"
+    if head[4:8] == b"ftyp":  # ISO media file: HEIF/AVIF still image, or a video
+        major = head[8:12]
+        compatible = {head[i : i + 4] for i in range(16, min(len(head), 48), 4)}
+        if major in _AVIF_BRANDS:
+            return "avif"
+        if ({major} | compatible) & _HEIF_BRANDS:
+            return "heic"
+        if compatible & _AVIF_BRANDS:
+            return "avif"
+        return "video"
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "webp"
+    if head.startswith(b"BM") and head[14:18] in {
+        struct.pack("<I", size) for size in (12, 40, 52, 56, 64, 108, 124)
+    }:
+        return "bmp"
+    if head.startswith((b"II*\x00", b"MM\x00*")):
+        return "tiff"
+    return _markup_kind(data[:2048])
+
+
+def _markup_kind(text: bytes) -> str | None:
+    """SVG or HTML, whatever the prologue, comments or byte order mark before them."""
+    lowered = text.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if not lowered.startswith(b"<"):
+        return None
+    if lowered.startswith((b"<svg", b"<?xml", b"<!doctype svg", b"<!--")) and b"<svg" in lowered:
+        return "svg"
+    if lowered.startswith(_HTML_STARTS) or (
+        lowered.startswith((b"<?xml", b"<!--")) and b"<html" in lowered
+    ):
+        return "html"
+    return None
+
+
+def _zip_kind(data: bytes) -> str:
+    """Office documents are ZIP archives: name them by what they hold."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return "zip"
+    for prefix, kind in (("word/", "word"), ("xl/", "excel"), ("ppt/", "powerpoint")):
+        if any(name.startswith(prefix) for name in names):
+            return kind
+    if "mimetype" in names and any(name == "content.xml" for name in names):
+        return "opendocument"
+    return "zip"
+
+
+def _unsupported(kind: str | None) -> DocumentRefused:
+    if kind is None or kind not in _REFUSED:
+        return DocumentRefused(
+            "unsupported_type",
+            f"Ce type de fichier n'est pas accepté (nous n'avons pas reconnu son contenu). {_SEND}",
+        )
+    label, advice = _REFUSED[kind]
+    return DocumentRefused(
+        "unsupported_type", f"Ce fichier est {label} : ce format n'est pas accepté. {advice}"
+    )
+
+
+def _is_zip(data: bytes) -> bool:
+    try:
+        return zipfile.is_zipfile(io.BytesIO(data))
+    except (OSError, ValueError, struct.error):
+        return False
+
+
+def _png_chunks_end(data: bytes) -> int | None:
+    """The offset just after the IEND chunk, or None if the chunk list is cut short."""
+    position = 8
+    while position + 8 <= len(data):
+        length, chunk_type = struct.unpack(">I4s", data[position : position + 8])
+        position += 12 + length
+        if chunk_type == b"IEND":
+            return position if position <= len(data) else None
+    return None
+
+
+def _png_has_trailing_data(data: bytes) -> bool:
+    end = _png_chunks_end(data)
+    return end is not None and end < len(data)
+
+
+def _image_size(data: bytes, kind: str) -> tuple[int, int] | None:
+    """Width and height declared by the header, read without decoding anything."""
+    if kind == "png":
+        if data[12:16] != b"IHDR" or len(data) < 24:
+            return None
+        width, height = struct.unpack(">II", data[16:24])
+        return width, height
+    position = 2
+    while position + 4 <= len(data):
+        if data[position] != 0xFF:
+            return None
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # markers without a length
+            position += 2
+            continue
+        if marker in (0xD9, 0xDA):  # end of image or start of scan before any frame
+            return None
+        (length,) = struct.unpack(">H", data[position + 2 : position + 4])
+        if marker in _JPEG_FRAME_MARKERS:
+            if position + 9 > len(data):
+                return None
+            height, width = struct.unpack(">HH", data[position + 5 : position + 9])
+            return width, height
+        position += 2 + length
+    return None
+
+
+def _clean_image(
+    data: bytes, kind: str, accepted: _Accepted, limits: DocumentLimits
+) -> CleanDocument:
+    """Decode the whole image, turn it upright and re-encode it without metadata."""
+    truncated = DocumentRefused(
+        "truncated",
+        "Cette image est incomplète ou endommagée (son envoi a peut-être été interrompu). "
+        "Envoyez-la de nouveau, ou envoyez une autre photo (JPEG ou PNG) ou un scan PDF de "
+        "votre pièce d'identité.",
+    )
+    size = _image_size(data, kind)
+    if size is None or (kind == "png" and _png_chunks_end(data) is None):
+        raise truncated
+    # Checked on the header, before Pillow allocates anything.
+    _check_pixels(*size, limits)
+    try:
+        image = Image.open(io.BytesIO(data), formats=["PNG" if kind == "png" else "JPEG"])
+    except _IMAGE_ERRORS:
+        raise truncated from None
+    with image:
+        _check_pixels(image.width, image.height, limits)
+        if min(image.size) < limits.min_side:
+            raise DocumentRefused(
+                "low_resolution",
+                f"Cette image est trop petite ({image.width} × {image.height} pixels) pour "
+                "que votre pièce d'identité y soit lisible : il faut au moins "
+                f"{limits.min_side} pixels sur le plus petit côté. Envoyez une photo plus "
+                "nette, prise de plus près, ou un scan PDF de votre pièce d'identité.",
+            )
+        try:
+            image.load()
+        except _IMAGE_ERRORS:
+            raise truncated from None
+        upright = _upright(image)
+    clean = _without_metadata(upright, kind)
+    output = io.BytesIO()
+    if kind == "jpeg":
+        clean.save(output, "JPEG", quality=90, optimize=True, exif=b"", icc_profile=None)
+    else:
+        # zlib level 3, not optimize=True: on a noisy 12-megapixel scan, level 6 takes three
+        # times as long for a file 8 % smaller, and optimize=True (level 9) longer still.
+        clean.save(output, "PNG", compress_level=3, icc_profile=None)
+    return CleanDocument(
+        content=output.getvalue(),
+        content_type=accepted.content_type,
+        extension=accepted.extension,
+        pages=1,
+        width=clean.width,
+        height=clean.height,
+    )
+
+
+def _check_pixels(width: int, height: int, limits: DocumentLimits) -> None:
+    # Never above Pillow's own threshold (read, never changed), so that Pillow's
+    # DecompressionBombWarning or error cannot fire on an image we would accept.
+    limit = min(limits.max_pixels, Image.MAX_IMAGE_PIXELS or limits.max_pixels)
+    if width * height > limit:
+        raise DocumentRefused(
+            "decompression_bomb",
+            f"Cette image est beaucoup trop grande ({_pixels_label(width * height)}, pour "
+            f"{_pixels_label(limit)} au plus) pour être traitée. Envoyez une "
+            "photo de plus basse résolution (JPEG ou PNG) ou un scan PDF de votre pièce "
+            "d'identité.",
+        )
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """The image turned as its EXIF orientation says; as is if its EXIF is unreadable."""
+    try:
+        return ImageOps.exif_transpose(image)
+    except _IMAGE_ERRORS:
+        return image.copy()
+
+
+def _without_metadata(image: Image.Image, kind: str) -> Image.Image:
+    """The pixels in a mode the target format stores plainly, with no metadata left."""
+    has_alpha = "A" in image.getbands() or "transparency" in image.info
+    if kind == "jpeg":
+        clean = image if image.mode in ("L", "RGB") else image.convert("RGB")
+    elif image.mode in ("L", "RGB", "RGBA") and not (has_alpha and image.mode != "RGBA"):
+        clean = image
+    elif has_alpha:
+        clean = image.convert("RGBA")
+    elif image.mode.startswith("I;16"):
+        clean = image.convert("I").point(lambda value: value / 256).convert("L")
+    elif image.mode in ("1", "I", "F"):
+        clean = image.convert("L")
+    else:
+        clean = image.convert("RGB")
+    # EXIF, GPS, ICC profile, XMP, text chunks and comments all live in `info`; `image` is
+    # the caller's own copy, so it may be cleared in place.
+    clean.info.clear()
+    return clean
+
+
+def _inspect_pdf(data: bytes, limits: DocumentLimits) -> int:
+    """Parse the PDF without rendering it and return its number of pages."""
+    try:
+        encrypted, pages, found = _read_pdf(data, limits)
+    except _PDF_ERRORS:
+        encrypted, pages, found = False, 0, None
+    if encrypted:
+        raise DocumentRefused(
+            "pdf_encrypted",
+            "Ce PDF est protégé par un mot de passe ou chiffré. Enregistrez-le sans mot de "
+            "passe (par exemple avec Imprimer > Enregistrer au format PDF) puis envoyez-le "
+            "de nouveau, ou envoyez une photo (JPEG ou PNG) de votre pièce d'identité.",
+        )
+    if pages > limits.max_pdf_pages:
+        raise DocumentRefused(
+            "pdf_too_many_pages",
+            f"Ce PDF compte {pages} pages, et nous n'en acceptons que {limits.max_pdf_pages} "
+            "au plus (le recto et le verso de votre pièce d'identité suffisent). Envoyez un "
+            "PDF qui ne contient que votre pièce d'identité, ou une photo (JPEG ou PNG).",
+        )
+    if pages == 0 or found is None:
+        raise DocumentRefused(
+            "pdf_invalid",
+            "Ce fichier PDF est endommagé, vide ou illisible. Enregistrez-le de nouveau puis "
+            "envoyez-le, ou envoyez une photo (JPEG ou PNG) de votre pièce d'identité.",
+        )
+    if found:
+        raise DocumentRefused(
+            "pdf_active_content",
+            f"Ce PDF contient {found}, ce que nous n'acceptons pas pour des raisons de "
+            "sécurité. Envoyez un simple scan PDF (sans pièce jointe ni script) ou une "
+            "photo (JPEG ou PNG) de votre pièce d'identité.",
+        )
+    return pages
+
+
+def _read_pdf(data: bytes, limits: DocumentLimits) -> tuple[bool, int, str | None]:
+    """Whether the PDF is encrypted, its page count and its active content, stopping at
+    the first reason to refuse it; raises whatever pypdf raises on a malformed file."""
+    reader = PdfReader(io.BytesIO(data))
+    if reader.is_encrypted:
+        return True, 0, ""
+    pages = len(reader.pages)
+    if pages == 0 or pages > limits.max_pdf_pages:
+        return False, pages, ""
+    return False, pages, _find_active_content(reader)
+
+
+def _find_active_content(reader: PdfReader) -> str | None:
+    """What active content the PDF holds ("" if none, None if it is too large to tell).
+
+    Walks every object reachable from the trailer, plus every object of the
+    cross-reference table (an unreachable object costs nothing to check and some readers
+    rebuild a broken table differently), resolving indirect references once each.
+    """
+    stack: list[Any] = [reader.trailer]
+    for generation, entries in reader.xref.items():
+        stack.extend(IndirectObject(idnum, generation, reader) for idnum in entries)
+    stack.extend(IndirectObject(idnum, 0, reader) for idnum in reader.xref_objStm)
+    visited: set[tuple[int, int]] = set()
+    budget = _MAX_PDF_NODES
+    while stack:
+        node = stack.pop()
+        if isinstance(node, IndirectObject):
+            reference = (node.idnum, node.generation)
+            if reference in visited:
+                continue
+            visited.add(reference)
+            node = node.get_object()
+        if isinstance(node, DictionaryObject):
+            for key in dict.keys(node):
+                if key in _ACTIVE_KEYS:
+                    return _ACTIVE_KEYS[key]
+            action = _resolve(node, "/S")
+            if action in _ACTIVE_ACTIONS:
+                return _ACTIVE_ACTIONS[action]
+            subtype = _resolve(node, "/Subtype")
+            if subtype in _ACTIVE_SUBTYPES:
+                return _ACTIVE_SUBTYPES[subtype]
+            children = list(dict.values(node))
+        elif isinstance(node, ArrayObject):
+            children = list(node)
+        else:
+            continue
+        budget -= 1
+        if budget < 0:
+            return None
+        stack.extend(
+            child
+            for child in children
+            if isinstance(child, (IndirectObject, DictionaryObject, ArrayObject))
+        )
+    return ""
+
+
+def _resolve(node: DictionaryObject, key: str) -> Any:
+    value = dict.get(node, key)
+    return value.get_object() if isinstance(value, IndirectObject) else value
