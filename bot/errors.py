@@ -123,3 +123,46 @@ class MissingIdempotencyKey(ServiceError):
         "L'en-tête Idempotency-Key est obligatoire (1 à 128 caractères) : réutilisez la même "
         "valeur pour réessayer une inscription sans créer deux comptes."
     )
+
+
+class InvalidUpload(ServiceError):
+    code = "invalid_upload"
+    message = (
+        "Le fichier n'a pas pu être reçu : envoyez-le en multipart/form-data, dans le champ "
+        "« file », avec l'identifiant de conversation dans le champ « sender_id »."
+    )
+
+
+class TooManyUploads(ServiceError):
+    status = 429
+    code = "too_many_uploads"
+    message = (
+        "Vous avez envoyé beaucoup de fichiers en peu de temps. Par sécurité, veuillez "
+        "réessayer dans quelques minutes."
+    )
+
+
+class DocumentNotAccepted(ServiceError):
+    """The identity document was refused by the inspection; `reason` says why."""
+
+    status = 422
+    code = "document_refused"
+    message = "Ce fichier ne peut pas être accepté comme pièce d'identité."
+
+
+class DocumentUnavailable(ServiceError):
+    status = 422
+    code = "document_unavailable"
+    message = (
+        "Nous ne retrouvons pas votre pièce d'identité : elle est inconnue ou a expiré. "
+        "Veuillez l'envoyer à nouveau."
+    )
+
+
+class DocumentAttached(ServiceError):
+    status = 409
+    code = "document_attached"
+    message = (
+        "Cette pièce d'identité est déjà rattachée à un espace client : elle ne peut plus "
+        "être supprimée."
+    )

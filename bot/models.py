@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     TypeDecorator,
@@ -87,7 +88,6 @@ class Account:
     job_title: str = Column(String(100), nullable=False)
     email: str = Column(String(254), nullable=False, index=True)
     professional_phone: str = Column(String(20), nullable=False)
-    document_reference: str | None = Column(String(64), nullable=True)
     cgu_version: str = Column(String(32), nullable=False)
     cgu_accepted_at: datetime = Column(UtcDateTime(), nullable=False)
     created_at: datetime = Column(UtcDateTime(), nullable=False)
@@ -123,7 +123,53 @@ class ActivationToken:
     account = relationship("Account", back_populates="tokens")
 
 
-# Failed company verifications and resend requests, counted per key over a sliding
+@mapper_registry.mapped
+class Upload:
+    """A file sent through the chat widget, kept encrypted until the assistant fetches it.
+
+    Only the SHA-256 of the token of its URL is stored; `data` is a Fernet token.
+    """
+
+    __tablename__ = "uploads"
+
+    id: int = Column(Integer, primary_key=True)
+    token_hash: str = Column(String(64), nullable=False, unique=True)
+    conversation_id: str = Column(String(128), nullable=False)
+    filename: str = Column(String(100), nullable=False)
+    content_type: str = Column(String(100), nullable=False)
+    size: int = Column(Integer, nullable=False)
+    data: bytes = Column(LargeBinary, nullable=False)
+    created_at: datetime = Column(UtcDateTime(), nullable=False, index=True)
+
+
+@mapper_registry.mapped
+class Document:
+    """An inspected identity document, encrypted; unclaimed until a registration uses it."""
+
+    __tablename__ = "documents"
+    __table_args__ = (
+        UniqueConstraint("reference", name="uq_documents_reference"),
+        Index("ix_documents_account_id_created_at", "account_id", "created_at"),
+    )
+
+    id: int = Column(Integer, primary_key=True)
+    reference: str = Column(String(64), nullable=False)
+    conversation_id: str = Column(String(128), nullable=False)
+    account_id: int | None = Column(
+        Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=True
+    )
+    document_type: str = Column(String(32), nullable=False)
+    country: str | None = Column(String(2), nullable=True)
+    side: str = Column(String(8), nullable=False)
+    content_type: str = Column(String(64), nullable=False)
+    pages: int = Column(Integer, nullable=False)
+    size: int = Column(Integer, nullable=False)
+    data: bytes = Column(LargeBinary, nullable=False)
+    created_at: datetime = Column(UtcDateTime(), nullable=False)
+    attached_at: datetime | None = Column(UtcDateTime(), nullable=True)
+
+
+# Failed company verifications, resend requests and uploads, counted per key over a sliding
 # window; kept in the database so that throttling survives a restart.
 attempts = Table(
     "attempts",

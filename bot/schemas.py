@@ -34,6 +34,7 @@ _TYPE_MESSAGES = {
     "value_error.extra": "n'est pas un champ attendu.",
     "value_error.any_str.min_length": "ne doit pas être vide.",
     "value_error.any_str.max_length": "est trop long.",
+    "type_error.list": "doit être une liste.",
 }
 
 
@@ -54,10 +55,15 @@ def parse(model: type[Model], payload: Any) -> Model:
         for error in exc.errors():
             name = ".".join(str(part) for part in error["loc"] if part != "__root__")
             fields.append({"field": name, "message": _field_message(error)})
-        summary = " ".join(f"« {f['field']} » : {f['message']}" for f in fields if f["field"])
-        raise InvalidField(
-            f"Certains champs sont absents ou invalides : {summary}".strip(), fields=fields
-        ) from None
+        raise invalid_fields(fields) from None
+
+
+def invalid_fields(fields: list[dict[str, str]]) -> InvalidField:
+    """The `InvalidField` error listing `fields` (each a `{field, message}`)."""
+    summary = " ".join(f"« {f['field']} » : {f['message']}" for f in fields if f["field"])
+    return InvalidField(
+        f"Certains champs sont absents ou invalides : {summary}".strip(), fields=fields
+    )
 
 
 class Strict(BaseModel):
@@ -147,16 +153,97 @@ class CguIn(Strict):
         return moment.astimezone(timezone.utc).isoformat()
 
 
+def _check_references(references: list[str]) -> list[str]:
+    if not 1 <= len(references) <= 2:
+        raise ValueError(
+            "Indiquez une ou deux références de pièce d'identité (le recto et le verso, "
+            "ou le document complet)."
+        )
+    if len(set(references)) != len(references):
+        raise ValueError("La même pièce d'identité est indiquée deux fois.")
+    return references
+
+
 class RegistrationIn(Strict):
     company: CompanyIn
     person: PersonIn
     professional: ProfessionalIn
-    document_reference: Key | None = None
+    documents: list[Reference]  # type: ignore[valid-type]
     cgu: CguIn
     conversation_id: Key | None = None
+
+    _documents = validator("documents", allow_reuse=True)(_check_references)
 
 
 class ResendIn(Strict):
     email: StrictStr
 
     _email = validator("email", allow_reuse=True)(identifiers.to_email)
+
+
+DOCUMENT_TYPES = ("cni", "passport", "residence_permit")
+DOCUMENT_SIDES = ("front", "back", "full")
+# Member states of the European Union, ISO 3166-1 alpha-2 (Greece is GR, not EL).
+EU_COUNTRIES = frozenset(
+    "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split()
+)
+_ISSUED_IN_FRANCE_ONLY = {
+    "cni": "Seules les cartes nationales d'identité françaises sont acceptées.",
+    "residence_permit": "Seuls les titres de séjour délivrés par la France sont acceptés.",
+}
+
+
+class DocumentIn(Strict):
+    """The form fields sent with an identity document (the file comes apart)."""
+
+    conversation_id: Key  # type: ignore[valid-type]
+    document_type: StrictStr
+    side: StrictStr
+    country: StrictStr | None = None
+
+    @validator("document_type")
+    def _known_type(cls, value: str) -> str:
+        if value not in DOCUMENT_TYPES:
+            raise ValueError(
+                "Le type de pièce doit valoir « cni » (carte nationale d'identité), "
+                "« passport » (passeport) ou « residence_permit » (titre de séjour)."
+            )
+        return value
+
+    @validator("side")
+    def _known_side(cls, value: str) -> str:
+        if value not in DOCUMENT_SIDES:
+            raise ValueError(
+                "La face doit valoir « front » (recto), « back » (verso) ou « full » "
+                "(document complet)."
+            )
+        return value
+
+    @validator("country", always=True)
+    def _issuing_country(cls, value: str | None, values: dict[str, Any]) -> str | None:
+        document_type = values.get("document_type")
+        if not value:
+            value = None
+        else:
+            value = value.upper()
+            if not re.fullmatch(r"[A-Z]{2}", value):
+                raise ValueError(
+                    "Le pays doit être un code ISO 3166 à deux lettres (par exemple FR)."
+                )
+        if document_type is None:
+            return value  # the type is already refused
+        if document_type == "passport":
+            if value is None:
+                raise ValueError(
+                    "Indiquez le pays qui a délivré le passeport (code ISO à deux lettres, "
+                    "par exemple FR)."
+                )
+            if value not in EU_COUNTRIES:
+                raise ValueError(
+                    "Seuls les passeports délivrés par un État membre de l'Union européenne "
+                    "sont acceptés."
+                )
+            return value
+        if value not in (None, "FR"):
+            raise ValueError(_ISSUED_IN_FRANCE_ONLY[document_type])
+        return "FR"

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+
+from bot.crypto import parse_keys
+from bot.documents import DocumentLimits
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", ROOT / "var"))
 
 DEFAULT_DEV_TOKEN = "dev-local-token"
+_MIB = 1024 * 1024
 
 
 def _async_database_url(url: str) -> str:
@@ -43,13 +47,23 @@ class Settings:
     activation_period: timedelta = timedelta(days=30)
     purge_interval: timedelta = timedelta(hours=1)
     max_body_bytes: int = 64 * 1024
-    max_upload_bytes: int = 11 * 1024 * 1024
+    max_upload_bytes: int = 11 * _MIB  # whole multipart body of an upload
     verify_max_failures: int = 5
     verify_max_failures_per_client: int = 1000
     verify_window: timedelta = timedelta(minutes=15)
     resend_max_per_window: int = 3
     resend_window: timedelta = timedelta(hours=1)
     load_demo_contracts: bool = True
+    # Fernet keys: the first encrypts, all decrypt. Empty: the local development key of
+    # `document_key_file`, generated on the first start.
+    document_keys: tuple[str, ...] = ()
+    document_key_file: Path = VAR_DIR / "document.key"
+    document_limits: DocumentLimits = field(default_factory=DocumentLimits)
+    upload_ttl: timedelta = timedelta(hours=1)
+    unclaimed_document_ttl: timedelta = timedelta(hours=24)
+    document_retention: timedelta = timedelta(days=30)
+    upload_max_per_window: int = 30
+    upload_window: timedelta = timedelta(minutes=15)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -60,6 +74,7 @@ class Settings:
             token.strip() for token in env.get("ACCOUNT_API_TOKENS", "").split(",") if token.strip()
         )
         port = int(env.get("WEB_PORT", defaults.port))
+        limits = DocumentLimits.from_env(env)
         return cls(
             database_url=_async_database_url(env.get("DATABASE_URL", defaults.database_url)),
             host=env.get("WEB_HOST", defaults.host),
@@ -80,4 +95,19 @@ class Settings:
                 )
             ),
             load_demo_contracts=env.get("LOAD_DEMO_CONTRACTS", "1") not in ("0", "false", "no"),
+            document_keys=parse_keys(env.get("DOCUMENT_KEYS", "")),
+            document_limits=limits,
+            # The body holds the file plus the multipart framing and the other fields.
+            max_upload_bytes=max(defaults.max_upload_bytes, limits.max_bytes + _MIB),
+            upload_ttl=_seconds(env, "UPLOAD_TTL_SECONDS", defaults.upload_ttl),
+            unclaimed_document_ttl=_seconds(
+                env, "UNCLAIMED_DOCUMENT_TTL_SECONDS", defaults.unclaimed_document_ttl
+            ),
+            document_retention=timedelta(
+                days=int(env.get("DOCUMENT_RETENTION_DAYS", defaults.document_retention.days))
+            ),
         )
+
+
+def _seconds(env: dict[str, str], name: str, default: timedelta) -> timedelta:
+    return timedelta(seconds=int(env.get(name, default.total_seconds())))

@@ -20,11 +20,14 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from aiosmtpd.controller import Controller
+from cryptography.fernet import Fernet
 
 from bot.settings import Settings
 from bot.web.app import create_app
 
 API_TOKEN = "test-token"
+# The documents of a test service are encrypted with this key unless a test says otherwise.
+DOCUMENT_KEY = Fernet.generate_key().decode()
 BACKENDS = ["sqlite", "postgresql"]
 
 
@@ -153,6 +156,8 @@ async def start_service(
     **overrides: Any,
 ) -> AsyncIterator[Service]:
     port = port or free_port()
+    overrides.setdefault("document_keys", (DOCUMENT_KEY,))
+    overrides.setdefault("document_key_file", tmp_path / "document.key")
     settings = Settings(
         database_url=database_url,
         public_base_url=f"http://127.0.0.1:{port}",

@@ -18,13 +18,14 @@ from bot import identifiers
 from bot.errors import (
     AlreadyRegistered,
     CompanyNotVerified,
+    DocumentUnavailable,
     EmailTaken,
     IdempotencyConflict,
 )
 from bot.mailer import ActivationEmail
 from bot.models import Account, ActivationToken
 from bot.schemas import RegistrationIn
-from bot.services import contracts, throttle
+from bot.services import contracts, documents, throttle
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,11 @@ class Policy:
     verify_max_failures_per_client: int
     resend_window: timedelta
     resend_max_per_window: int
+    upload_ttl: timedelta
+    unclaimed_document_ttl: timedelta
+    document_retention: timedelta
+    upload_window: timedelta
+    upload_max_per_window: int
 
 
 @dataclass(frozen=True)
@@ -178,6 +184,8 @@ async def register(
 ) -> tuple[Registered, str | None]:
     """Create a pending account, or return the one this idempotency key already created.
 
+    The account and the attachment of its documents are committed together.
+
     Returns:
         The registration, and the activation token to e-mail (None on a replay).
 
@@ -186,12 +194,40 @@ async def register(
         TooManyAttempts, CompanyNotVerified: as `verify_company`.
         EmailTaken: the e-mail belongs to another person.
         AlreadyRegistered: this person already has an account for this company.
+        DocumentUnavailable: a document is unknown, expired, of another conversation or
+            already attached to another account.
     """
     fingerprint = _fingerprint(registration)
     replay = await _replay(session, idempotency_key, fingerprint, policy)
     if replay is not None:
         return replay, None
+    try:
+        account, token = await _create(
+            session, registration, idempotency_key, fingerprint, client_id, policy, now
+        )
+    except (IntegrityError, AlreadyRegistered, DocumentUnavailable) as refusal:
+        # A concurrent retry with the same key may have created the account (and taken
+        # the documents) since the replay check: answer as a replay then.
+        await session.rollback()
+        replay = await _replay(session, idempotency_key, fingerprint, policy)
+        if replay is not None:
+            return replay, None
+        if isinstance(refusal, IntegrityError):
+            raise AlreadyRegistered() from None
+        raise
+    log.info("registration created: account %s", account.id)
+    return _result(account, policy, replayed=False), token
 
+
+async def _create(
+    session: AsyncSession,
+    registration: RegistrationIn,
+    idempotency_key: str,
+    fingerprint: str,
+    client_id: str,
+    policy: Policy,
+    now: datetime,
+) -> tuple[Account, str]:
     company, person, pro = registration.company, registration.person, registration.professional
     company_name = await verify_company(
         session,
@@ -212,6 +248,9 @@ async def register(
     )
     if duplicate.first() is not None:
         raise AlreadyRegistered()
+    references, conversation_id = registration.documents, registration.conversation_id
+    ttl = policy.unclaimed_document_ttl
+    await documents.ensure_claimable(session, references, conversation_id, ttl=ttl, now=now)
 
     account = Account(
         login=await _new_login(session),
@@ -229,7 +268,6 @@ async def register(
         job_title=pro.job_title,
         email=pro.email,
         professional_phone=pro.phone,
-        document_reference=registration.document_reference,
         cgu_version=registration.cgu.version,
         cgu_accepted_at=datetime.fromisoformat(registration.cgu.accepted_at),
         created_at=now,
@@ -238,17 +276,15 @@ async def register(
     row, token = _new_token(now, policy, now)
     account.tokens.append(row)
     session.add(account)
-    try:
-        await session.commit()
-    except IntegrityError:
-        # A concurrent retry with the same key won the race: answer as a replay.
-        await session.rollback()
-        replay = await _replay(session, idempotency_key, fingerprint, policy)
-        if replay is None:
-            raise AlreadyRegistered() from None
-        return replay, None
-    log.info("registration created: account %s", account.id)
-    return _result(account, policy, replayed=False), token
+    await session.flush()
+    # Checked again in the same statement that claims them: another registration may
+    # have taken one since.
+    if not await documents.attach(
+        session, references, account.id, conversation_id, ttl=ttl, now=now
+    ):
+        raise DocumentUnavailable()
+    await session.commit()
+    return account, token
 
 
 class Activation(Enum):
@@ -347,14 +383,24 @@ async def reissue_tokens(
 
 
 async def purge(session: AsyncSession, *, policy: Policy, now: datetime) -> int:
-    """Delete accounts left unactivated for the activation period; return how many."""
+    """Delete accounts left unactivated for the activation period, with their documents,
+    and the uploads and documents no longer needed; return how many accounts went."""
     cutoff = now - policy.activation_period
-    result = await session.execute(
-        delete(Account)
-        .where(Account.status == "pending", Account.created_at <= cutoff)
-        .execution_options(synchronize_session=False)
+    unactivated = (Account.status == "pending", Account.created_at <= cutoff)
+    await documents.purge(
+        session,
+        deleted_accounts=select(Account.id).where(*unactivated),
+        upload_ttl=policy.upload_ttl,
+        unclaimed_ttl=policy.unclaimed_document_ttl,
+        retention=policy.document_retention,
+        now=now,
     )
-    await throttle.forget_before(session, now - max(policy.verify_window, policy.resend_window))
+    result = await session.execute(
+        delete(Account).where(*unactivated).execution_options(synchronize_session=False)
+    )
+    await throttle.forget_before(
+        session, now - max(policy.verify_window, policy.resend_window, policy.upload_window)
+    )
     await session.commit()
     purged = result.rowcount or 0
     if purged:

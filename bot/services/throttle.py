@@ -1,4 +1,4 @@
-"""Sliding-window counters of failed attempts, kept in the database."""
+"""Sliding-window counters of attempts (failures, resends, uploads), kept in the database."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.errors import TooManyAttempts
+from bot.errors import ServiceError, TooManyAttempts
 from bot.models import attempts
 
 
@@ -34,8 +34,10 @@ async def ensure_allowed(
     limits: dict[str, int],
     now: datetime,
     window: timedelta,
+    error: type[ServiceError] = TooManyAttempts,
 ) -> None:
-    """Raise `TooManyAttempts` when any key has reached its limit within the window.
+    """Raise `error` (`TooManyAttempts` by default) when any key has reached its limit
+    within the window.
 
     `retry_after` is the time until the oldest counted attempt leaves the window.
     """
@@ -51,7 +53,7 @@ async def ensure_allowed(
         ).one()
         if counted >= limit:
             wait = (oldest + window - now).total_seconds() if oldest else window.total_seconds()
-            raise TooManyAttempts(retry_after=max(1, math.ceil(wait)))
+            raise error(retry_after=max(1, math.ceil(wait)))
 
 
 async def record(session: AsyncSession, kind: str, keys: list[str], now: datetime) -> None:

@@ -1,4 +1,4 @@
-"""Access log without secrets: activation tokens never reach the logs."""
+"""Access log without secrets: activation and upload tokens never reach the logs."""
 
 from __future__ import annotations
 
@@ -7,12 +7,21 @@ import re
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
-_TOKEN_PATH = re.compile(r"^/activate/[^/]+")
+_TOKEN_PATH = re.compile(r"^/(activate|uploads)/[^/]+")
+
+
+def loggable_path(path: str) -> str:
+    """`path` with the token of an activation link or of an upload URL masked."""
+    return _TOKEN_PATH.sub(r"/\1/***", path)
 
 
 class AccessLogger(AbstractAccessLogger):
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
-        path = _TOKEN_PATH.sub("/activate/***", request.path)
         self.logger.info(
-            "%s %s %s %d %.1fms", request.remote, request.method, path, response.status, time * 1000
+            "%s %s %s %d %.1fms",
+            request.remote,
+            request.method,
+            loggable_path(request.path),
+            response.status,
+            time * 1000,
         )

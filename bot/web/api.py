@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import date
@@ -10,17 +11,29 @@ from typing import Any
 from aiohttp import web
 
 from bot import identifiers
+from bot.documents import DocumentRefused, inspect_document
 from bot.errors import (
+    DocumentNotAccepted,
     EmailTaken,
+    InvalidField,
     InvalidJson,
     MissingIdempotencyKey,
     PayloadTooLarge,
     UnsupportedMediaType,
 )
 from bot.models import Account
-from bot.schemas import EmailCheckIn, RegistrationIn, ResendIn, VerifyCompanyIn, parse
-from bot.services import accounts
-from bot.web.keys import CLOCK, MAILER, POLICY, SESSIONS, SETTINGS
+from bot.schemas import (
+    DocumentIn,
+    EmailCheckIn,
+    RegistrationIn,
+    ResendIn,
+    VerifyCompanyIn,
+    invalid_fields,
+    parse,
+)
+from bot.services import accounts, documents
+from bot.web.forms import FILE_FIELD, file_too_large, read_form
+from bot.web.keys import CIPHER, CLOCK, MAILER, POLICY, SESSIONS, SETTINGS
 from bot.web.middlewares import CLIENT_ID
 from bot.web.responses import json_response
 
@@ -144,3 +157,57 @@ async def resend_activation(request: web.Request) -> web.Response:
         for account, token in issued:
             await _send_activation(request, account, token)
     return json_response({"message": RESEND_ANSWER}, status=202)
+
+
+async def create_document(request: web.Request) -> web.Response:
+    """Inspect an identity document again (the assistant already did) and store it."""
+    settings = request.app[SETTINGS]
+    limits = settings.document_limits
+    form = await read_form(
+        request, max_bytes=settings.max_upload_bytes, too_large=file_too_large(limits.max_bytes)
+    )
+    no_file = [{"field": FILE_FIELD, "message": "est obligatoire."}] if form.file is None else []
+    try:
+        payload = parse(DocumentIn, form.fields)
+    except InvalidField as error:
+        raise invalid_fields([*error.details.get("fields", []), *no_file]) from None
+    if form.file is None:
+        raise invalid_fields(no_file)
+    try:
+        clean = await asyncio.to_thread(
+            inspect_document, form.file.data, form.file.filename, limits
+        )
+    except DocumentRefused as refusal:
+        raise DocumentNotAccepted(refusal.message, reason=refusal.code) from None
+    async with request.app[SESSIONS]() as session:
+        row = await documents.store_document(
+            session,
+            request.app[CIPHER],
+            clean,
+            conversation_id=payload.conversation_id,
+            document_type=payload.document_type,
+            country=payload.country,
+            side=payload.side,
+            now=request.app[CLOCK](),
+        )
+    return json_response(
+        {
+            "reference": row.reference,
+            "document_type": row.document_type,
+            "country": row.country,
+            "side": row.side,
+            "content_type": row.content_type,
+            "pages": row.pages,
+            "size": row.size,
+        },
+        status=201,
+    )
+
+
+async def delete_document(request: web.Request) -> web.Response:
+    """Delete a document the user replaced; one already in an account stays (409)."""
+    reference = request.match_info["reference"]
+    if len(reference) <= 64:
+        async with request.app[SESSIONS]() as session:
+            await documents.delete_unclaimed(session, reference)
+    return web.Response(status=204)

@@ -11,12 +11,13 @@ from aiohttp import web
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from bot.clock import Clock, utc_now
+from bot.crypto import DocumentCipher, development_key
 from bot.db import make_engine, make_session_factory, migrate
 from bot.mailer import Mailer
 from bot.services import accounts, contracts
 from bot.settings import DEFAULT_DEV_TOKEN, Settings
 from bot.web import middlewares
-from bot.web.keys import CLOCK, ENGINE, MAILER, PAGES, POLICY, SESSIONS, SETTINGS
+from bot.web.keys import CIPHER, CLOCK, ENGINE, MAILER, PAGES, POLICY, SESSIONS, SETTINGS
 from bot.web.routes import setup_routes
 
 log = logging.getLogger(__name__)
@@ -30,17 +31,30 @@ def policy_from(settings: Settings) -> accounts.Policy:
         verify_max_failures_per_client=settings.verify_max_failures_per_client,
         resend_window=settings.resend_window,
         resend_max_per_window=settings.resend_max_per_window,
+        upload_ttl=settings.upload_ttl,
+        unclaimed_document_ttl=settings.unclaimed_document_ttl,
+        document_retention=settings.document_retention,
+        upload_window=settings.upload_window,
+        upload_max_per_window=settings.upload_max_per_window,
     )
+
+
+def document_cipher(settings: Settings) -> DocumentCipher:
+    """The cipher of DOCUMENT_KEYS, or of the local development key file when unset."""
+    return DocumentCipher(settings.document_keys or (development_key(settings.document_key_file),))
 
 
 def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> web.Application:
     """Build the web application; the database and background tasks start with it."""
     settings = settings or Settings.from_env()
+    # Bodies read whole are JSON, capped at 64 KiB; uploads are streamed with their own
+    # cap (`max_upload_bytes`, see bot/web/forms.py).
     app = web.Application(
         middlewares=[middlewares.errors, middlewares.bearer_auth],
-        client_max_size=settings.max_upload_bytes,
+        client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
+    app[CIPHER] = document_cipher(settings)
     app[CLOCK] = clock
     app[POLICY] = policy_from(settings)
     app[MAILER] = Mailer(settings.smtp_url, settings.outbox_dir, settings.mail_from)
@@ -66,6 +80,12 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
             log.info("loaded %d demo contracts into an empty directory", loaded)
     if DEFAULT_DEV_TOKEN in settings.api_tokens:
         log.warning("ACCOUNT_API_TOKENS is not set: the API accepts the development token")
+    if not settings.document_keys:
+        log.warning(
+            "DOCUMENT_KEYS is not set: documents are encrypted with the local development "
+            "key of %s",
+            settings.document_key_file,
+        )
     yield
     await engine.dispose()
 

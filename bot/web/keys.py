@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import sessionmaker
 
 from bot.clock import Clock
+from bot.crypto import DocumentCipher
 from bot.mailer import Mailer
 from bot.services.accounts import Policy
 from bot.settings import Settings
@@ -19,3 +20,4 @@ SESSIONS = web.AppKey("sessions", sessionmaker)
 MAILER = web.AppKey("mailer", Mailer)
 POLICY = web.AppKey("policy", Policy)
 PAGES = web.AppKey("pages", Environment)
+CIPHER = web.AppKey("cipher", DocumentCipher)

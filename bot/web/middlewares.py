@@ -17,6 +17,7 @@ from bot.errors import (
     ServiceError,
     Unauthorized,
 )
+from bot.web.access_log import loggable_path
 from bot.web.keys import PAGES, SETTINGS
 from bot.web.responses import json_response
 
@@ -25,7 +26,21 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 API_PREFIX = "/api/"
 PUBLIC_API_PATHS = {"/api/v1/openapi.yaml"}
+# POST /uploads is public (the chat widget); reading or deleting an upload is not.
+UPLOADS = "/uploads"
 CLIENT_ID = "client_id"
+
+
+def answers_json(path: str) -> bool:
+    """The API and the upload store answer errors in JSON; pages answer in HTML."""
+    return path.startswith(API_PREFIX) or path == UPLOADS or path.startswith(UPLOADS + "/")
+
+
+def needs_token(path: str) -> bool:
+    if path.startswith(API_PREFIX):
+        return path not in PUBLIC_API_PATHS
+    return path.startswith(UPLOADS + "/")
+
 
 _HTTP_ERRORS: dict[int, type[ServiceError]] = {
     404: NotFound,
@@ -53,7 +68,7 @@ def page_error(request: web.Request, status: int) -> web.Response:
 @web.middleware
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Answer API errors as JSON with a stable code and a French message; never a bare 500."""
-    is_api = request.path.startswith(API_PREFIX)
+    is_api = answers_json(request.path)
     try:
         return await handler(request)
     except ServiceError as error:
@@ -67,7 +82,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             return page_error(request, exc.status)
         raise
     except Exception:
-        log.exception("unexpected error on %s %s", request.method, request.path)
+        log.exception("unexpected error on %s %s", request.method, loggable_path(request.path))
         if is_api:
             return error_response(InternalError())
         return page_error(request, 500)
@@ -75,8 +90,9 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 @web.middleware
 async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Require `Authorization: Bearer <token>` on the API; the token names the client."""
-    if request.path.startswith(API_PREFIX) and request.path not in PUBLIC_API_PATHS:
+    """Require `Authorization: Bearer <token>` on the API and to read or delete uploads;
+    the token names the client."""
+    if needs_token(request.path):
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         token = token.strip()
         valid = scheme.lower() == "bearer" and any(

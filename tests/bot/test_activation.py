@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bot.models import Account, ActivationToken
 from bot.web.keys import SESSIONS
-from tests.bot.payloads import registration
+from tests.bot.payloads import registration_with_document
 from tests.conftest import MovableClock, Service
 
 LINK = re.compile(r"https?://\S+/activate/[A-Za-z0-9_\-]+")
@@ -18,7 +18,9 @@ RESEND = "/api/v1/activations/resend"
 
 async def register(service: Service, key: str = "key-1", **changes: dict) -> dict:
     status, body = await service.post(
-        "/api/v1/registrations", registration(**changes), headers={"Idempotency-Key": key}
+        "/api/v1/registrations",
+        await registration_with_document(service, **changes),
+        headers={"Idempotency-Key": key},
     )
     assert status == 201, body
     return body

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.bot.payloads import registration
+from tests.bot.payloads import registration_with_document
 from tests.conftest import Service
 
 CHECK = "/api/v1/emails/check"
@@ -19,7 +19,9 @@ async def test_a_new_address_is_available(service: Service) -> None:
 
 async def test_an_address_of_another_person_is_refused_with_a_reason(service: Service) -> None:
     status, _ = await service.post(
-        "/api/v1/registrations", registration(), headers={"Idempotency-Key": "k"}
+        "/api/v1/registrations",
+        await registration_with_document(service),
+        headers={"Idempotency-Key": "k"},
     )
     assert status == 201
     other = {"last_name": "Martin", "first_name": "Luc", "birth_date": "1970-01-01"}
@@ -35,7 +37,11 @@ async def test_an_address_of_another_person_is_refused_with_a_reason(service: Se
 
 
 async def test_the_same_person_keeps_the_address(service: Service) -> None:
-    await service.post("/api/v1/registrations", registration(), headers={"Idempotency-Key": "k"})
+    await service.post(
+        "/api/v1/registrations",
+        await registration_with_document(service),
+        headers={"Idempotency-Key": "k"},
+    )
     same = {"last_name": "LEFEVRE", "first_name": "emilie", "birth_date": "1984-03-12"}
     status, body = await service.post(
         CHECK, {"email": "emilie.lefevre@exemple-industries.fr", **same}

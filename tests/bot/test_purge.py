@@ -14,14 +14,14 @@ from sqlalchemy import select
 from bot.models import Account, ActivationToken
 from bot.web.app import run_purge
 from bot.web.keys import SESSIONS
-from tests.bot.payloads import OTHER_CONTRACT, OTHER_SIREN, registration
+from tests.bot.payloads import OTHER_CONTRACT, OTHER_SIREN, registration_with_document
 from tests.conftest import MovableClock, Service, start_service
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 async def register(service: Service, key: str, email: str, **changes: dict) -> int:
-    body = registration(professional={"email": email}, **changes)
+    body = await registration_with_document(service, professional={"email": email}, **changes)
     status, answer = await service.post(
         "/api/v1/registrations", body, headers={"Idempotency-Key": key}
     )

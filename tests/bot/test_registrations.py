@@ -9,7 +9,13 @@ from sqlalchemy import func, select
 
 from bot.models import Account
 from bot.web.keys import SESSIONS
-from tests.bot.payloads import DEMO_COMPANY, OTHER_CONTRACT, OTHER_SIREN, registration
+from tests.bot.payloads import (
+    DEMO_COMPANY,
+    OTHER_CONTRACT,
+    OTHER_SIREN,
+    registration,
+    registration_with_document,
+)
 from tests.conftest import Service, SmtpInbox
 
 REGISTRATIONS = "/api/v1/registrations"
@@ -27,7 +33,7 @@ async def account_count(service: Service) -> int:
 async def test_registration_creates_a_pending_account_and_emails_the_login(
     smtp_service: Service, smtp: SmtpInbox
 ) -> None:
-    status, body = await create(smtp_service, registration())
+    status, body = await create(smtp_service, await registration_with_document(smtp_service))
 
     assert status == 201
     assert body["status"] == "pending"
@@ -50,7 +56,7 @@ async def test_registration_creates_a_pending_account_and_emails_the_login(
 
 
 async def test_normalised_values_are_stored(service: Service) -> None:
-    status, body = await create(service, registration())
+    status, body = await create(service, await registration_with_document(service))
     assert status == 201
     async with service.app[SESSIONS]() as session:
         account = await session.get(Account, body["registration_id"])
@@ -66,8 +72,9 @@ async def test_normalised_values_are_stored(service: Service) -> None:
 async def test_a_retried_registration_creates_one_account(
     smtp_service: Service, smtp: SmtpInbox
 ) -> None:
-    first = await create(smtp_service, registration(), key="retry-me")
-    second = await create(smtp_service, registration(), key="retry-me")
+    body = await registration_with_document(smtp_service)
+    first = await create(smtp_service, body, key="retry-me")
+    second = await create(smtp_service, body, key="retry-me")
 
     assert first[0] == 201 and second[0] == 200
     assert second[1]["login"] == first[1]["login"]
@@ -77,16 +84,15 @@ async def test_a_retried_registration_creates_one_account(
 
 
 async def test_concurrent_retries_create_one_account(service: Service) -> None:
-    answers = await asyncio.gather(
-        *(create(service, registration(), key="same-key") for _ in range(5))
-    )
+    body = await registration_with_document(service)
+    answers = await asyncio.gather(*(create(service, body, key="same-key") for _ in range(5)))
     assert {status for status, _ in answers} <= {200, 201}
     assert len({body["login"] for _, body in answers}) == 1
     assert await account_count(service) == 1
 
 
 async def test_a_key_reused_for_another_request_is_refused(service: Service) -> None:
-    await create(service, registration(), key="k")
+    await create(service, await registration_with_document(service), key="k")
     status, body = await create(service, registration(person={"first_name": "Luc"}), key="k")
     assert status == 409
     assert body["error"]["code"] == "idempotency_conflict"
@@ -108,7 +114,7 @@ async def test_unknown_company_is_refused(service: Service) -> None:
 
 
 async def test_email_of_another_person_is_refused(service: Service) -> None:
-    await create(service, registration(), key="a")
+    await create(service, await registration_with_document(service), key="a")
     other_person = registration(
         person={"first_name": "Marc", "birth_date": "1979-07-01"},
         company={"siren": OTHER_SIREN, "contract_number": OTHER_CONTRACT},
@@ -120,8 +126,9 @@ async def test_email_of_another_person_is_refused(service: Service) -> None:
 
 
 async def test_same_person_may_register_another_company(service: Service) -> None:
-    await create(service, registration(), key="a")
-    same_person = registration(
+    await create(service, await registration_with_document(service), key="a")
+    same_person = await registration_with_document(
+        service,
         person={"last_name": "LEFEVRE", "first_name": "emilie"},
         company={"siren": OTHER_SIREN, "contract_number": OTHER_CONTRACT},
     )
@@ -130,7 +137,7 @@ async def test_same_person_may_register_another_company(service: Service) -> Non
 
 
 async def test_second_account_for_same_email_and_company_is_refused(service: Service) -> None:
-    await create(service, registration(), key="a")
+    await create(service, await registration_with_document(service), key="a")
     status, body = await create(service, registration(conversation_id="other"), key="b")
     assert status == 409
     assert body["error"]["code"] == "already_registered"
