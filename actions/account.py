@@ -16,6 +16,7 @@ from actions.clients.account_service import (
     account_service,
 )
 from actions.config import CGU_VERSION
+from actions.identity import forget_documents
 
 REGISTRATION_SLOTS = (
     "siren",
@@ -31,7 +32,10 @@ REGISTRATION_SLOTS = (
     "professional_email",
     "professional_phone",
     "id_document_type",
+    "id_document_country",
     "id_document",
+    "id_document_front",
+    "pending_attachments",
     "cgu_accepted",
     "cgu_accepted_at",
     "summary_confirmed",
@@ -65,7 +69,7 @@ def registration_payload(tracker: Tracker) -> dict[str, Any]:
             "email": slot("professional_email"),
             "phone": slot("professional_phone"),
         },
-        "document_reference": slot("id_document"),
+        "documents": slot("id_document") or [],
         "cgu": {"version": CGU_VERSION, "accepted": True, "accepted_at": slot("cgu_accepted_at")},
         "conversation_id": tracker.sender_id[:100],
     }
@@ -120,6 +124,10 @@ class ActionCancelRegistration(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        if tracker.get_slot("registration_status") != "created":
+            await forget_documents(
+                *(tracker.get_slot("id_document") or []), tracker.get_slot("id_document_front")
+            )
         dispatcher.utter_message(response="utter_registration_cancelled")
         return [
             ActiveLoop(None),

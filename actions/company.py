@@ -21,10 +21,7 @@ class CompanyValidation(BaseFormValidation):
     async def extract_siren(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if self.entity(tracker, "siren") or self.entity(tracker, "siret"):
-            return {}
-        text = self.answer_text("siren", tracker)
-        return {"siren": text} if text else {}
+        return self.text_answer("siren", tracker, entities=("siren", "siret"))
 
     async def validate_siren(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -45,10 +42,7 @@ class CompanyValidation(BaseFormValidation):
     async def extract_contract_number(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if self.entity(tracker, "contract_number"):
-            return {}
-        text = self.answer_text("contract_number", tracker)
-        return {"contract_number": text} if text else {}
+        return self.text_answer("contract_number", tracker, entities=("contract_number",))
 
     async def validate_contract_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

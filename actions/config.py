@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import os
 
+from bot.documents import DocumentLimits
+
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/")
 CGU_VERSION = os.environ.get("CGU_VERSION", "2026-01")
 CGU_URL = f"{PUBLIC_BASE_URL}/cgu"
+
+# Bounds of an identity document's file (DOCUMENT_MIN_BYTES, DOCUMENT_MAX_BYTES…).
+DOCUMENT_LIMITS = DocumentLimits.from_env()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -84,6 +85,36 @@ class BaseFormValidation(FormValidationAction, ABC):
         if not text or text.startswith("/") or intent in DIGRESSIONS:
             return None
         return text
+
+    def text_answer(
+        self,
+        slot: str,
+        tracker: Tracker,
+        entities: Iterable[str],
+        tidy: Callable[[str], str] | None = None,
+    ) -> dict[str, Any]:
+        """`slot` from the text of an answer to its question that carries none of `entities`.
+
+        When one of those entities is in the message the domain's slot mapping fills
+        the slot, so this gives nothing; `tidy` cleans the text ('je suis gérant' →
+        'gérant').
+        """
+        if any(self.entity(tracker, name) for name in entities):
+            return {}
+        text = self.answer_text(slot, tracker)
+        if not text:
+            return {}
+        return {slot: tidy(text) if tidy else text}
+
+    @staticmethod
+    def previous_value(tracker: Tracker, slot: str) -> Any:
+        """`slot` as it was before this message (extraction has already changed it)."""
+        before_message = False
+        for event in reversed(tracker.events):
+            before_message = before_message or event.get("event") == "user"
+            if before_message and event.get("event") == "slot" and event.get("name") == slot:
+                return event.get("value")
+        return None
 
     @staticmethod
     def entity(tracker: Tracker, name: str) -> str | None:

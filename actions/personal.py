@@ -24,10 +24,7 @@ class PersonalDetailsValidation(BaseFormValidation):
     async def extract_civility(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if self.entity(tracker, "civility"):
-            return {}
-        text = self.answer_text("civility", tracker)
-        return {"civility": text} if text else {}
+        return self.text_answer("civility", tracker, entities=("civility",))
 
     async def validate_civility(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -43,18 +40,12 @@ class PersonalDetailsValidation(BaseFormValidation):
     async def extract_last_name(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return self._name_answer("last_name", tracker)
+        return self.text_answer("last_name", tracker, ("last_name",), self.strip_lead_in)
 
     async def extract_first_name(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return self._name_answer("first_name", tracker)
-
-    def _name_answer(self, slot: str, tracker: Tracker) -> dict[str, Any]:
-        if self.entity(tracker, slot):
-            return {}
-        text = self.answer_text(slot, tracker)
-        return {slot: self.strip_lead_in(text)} if text else {}
+        return self.text_answer("first_name", tracker, ("first_name",), self.strip_lead_in)
 
     async def validate_last_name(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -81,10 +72,7 @@ class PersonalDetailsValidation(BaseFormValidation):
     async def extract_birth_date(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if self.entity(tracker, "date"):
-            return {}
-        text = self.answer_text("birth_date", tracker)
-        return {"birth_date": text} if text else {}
+        return self.text_answer("birth_date", tracker, entities=("date",))
 
     async def validate_birth_date(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -19,10 +19,7 @@ class ProfessionalDetailsValidation(BaseFormValidation):
     async def extract_job_title(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if self.entity(tracker, "job_title"):
-            return {}
-        text = self.answer_text("job_title", tracker)
-        return {"job_title": self.strip_lead_in(text)} if text else {}
+        return self.text_answer("job_title", tracker, ("job_title",), self.strip_lead_in)
 
     async def validate_job_title(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -49,10 +46,7 @@ class ProfessionalDetailsValidation(BaseFormValidation):
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         if pending and intent == "affirm" and self.answer_text("professional_email", tracker):
             return {"professional_email": pending}
-        if self.entity(tracker, "email"):
-            return {}
-        text = self.answer_text("professional_email", tracker)
-        return {"professional_email": text} if text else {}
+        return self.text_answer("professional_email", tracker, entities=("email",))
 
     async def validate_professional_email(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from actions.company import CompanyValidation
 from actions.consent import ConsentValidation
+from actions.identity import IdentityDocumentValidation
 from actions.personal import PersonalDetailsValidation
 from actions.professional import ProfessionalDetailsValidation
 from actions.summary import SummaryValidation
@@ -13,6 +14,7 @@ class ValidateRegistrationForm(
     CompanyValidation,
     PersonalDetailsValidation,
     ProfessionalDetailsValidation,
+    IdentityDocumentValidation,
     ConsentValidation,
     SummaryValidation,
 ):

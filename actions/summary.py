@@ -12,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.form_base import BaseFormValidation
+from actions.identity import document_label
 
 # Each field that can be changed, with the entities that carry a new value for it.
 CHANGEABLE = {
@@ -25,6 +26,8 @@ CHANGEABLE = {
     "job_title": ("job_title",),
     "professional_email": ("email",),
     "professional_phone": ("phone",),
+    # Changing the document starts step 4 again (its validator clears it all).
+    "id_document": (),
 }
 
 
@@ -41,6 +44,13 @@ def readable_date(iso: str | None) -> str:
 
 def readable_siren(siren: str | None) -> str:
     return f"{siren[:3]} {siren[3:6]} {siren[6:]}" if siren else "—"
+
+
+def readable_document(kind: str | None, country: str | None, references: list | None) -> str:
+    if not references:
+        return "—"
+    files = "1 fichier" if len(references) == 1 else f"{len(references)} fichiers"
+    return f"{document_label(kind, country)}, {files} reçu{'s' if len(references) > 1 else ''}"
 
 
 class ActionAskSummaryConfirmed(Action):
@@ -66,6 +76,9 @@ class ActionAskSummaryConfirmed(Action):
             job_title=slot("job_title") or "—",
             professional_email=slot("professional_email") or "—",
             professional_phone=readable_phone(slot("professional_phone")),
+            document=readable_document(
+                slot("id_document_type"), slot("id_document_country"), slot("id_document")
+            ),
         )
         return []
 

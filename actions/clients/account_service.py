@@ -8,12 +8,16 @@ retry never creates a second account.
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+
+from bot.documents import CleanDocument
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +103,18 @@ class AccountServiceClient:
     async def _post(
         self, path: str, payload: dict[str, Any], headers: dict[str, str] | None = None
     ) -> tuple[int, dict[str, Any]]:
+        return await self._send("POST", path, lambda: {"json": payload, "headers": headers})
+
+    async def _send(
+        self, method: str, path: str, request: Callable[[], dict[str, Any]]
+    ) -> tuple[int, dict[str, Any]]:
+        """Send `request()` (fresh on each attempt: a multipart body is read once)."""
         for attempt in range(self._retries + 1):
             try:
-                async with self._http().post(
-                    self._base_url + path, json=payload, headers=headers
+                async with self._http().request(
+                    method, self._base_url + path, **request()
                 ) as response:
-                    body = await response.json(content_type=None)
+                    body = {} if response.status == 204 else await response.json(content_type=None)
                     if response.status < 500:
                         return response.status, body
                     log.warning("account service answered %s on %s", response.status, path)
@@ -188,6 +198,51 @@ class AccountServiceClient:
             activation_deadline=body["activation_deadline"],
             replayed=body["replayed"],
         )
+
+    async def store_document(
+        self,
+        document: CleanDocument,
+        *,
+        conversation_id: str,
+        document_type: str,
+        country: str | None,
+        side: str,
+    ) -> str:
+        """Store an inspected identity document (encrypted by the service); its reference.
+
+        Raises:
+            AccountServiceError: `document_refused` (the service's own inspection).
+            ServiceUnavailable: the service cannot be reached.
+        """
+
+        def request() -> dict[str, Any]:
+            form = aiohttp.FormData()
+            form.add_field("conversation_id", conversation_id[:100])
+            form.add_field("document_type", document_type)
+            if document_type == "passport" and country:
+                form.add_field("country", country)
+            form.add_field("side", side)
+            form.add_field(
+                "file",
+                io.BytesIO(document.content),
+                filename=f"document.{document.extension}",
+                content_type=document.content_type,
+            )
+            return {"data": form}
+
+        status, body = await self._send("POST", "/api/v1/documents", request)
+        self._raise_for(status, body)
+        return str(body["reference"])
+
+    async def delete_document(self, reference: str) -> None:
+        """Delete a document the user replaced or abandoned; best effort."""
+        try:
+            status, _ = await self._send("DELETE", f"/api/v1/documents/{reference}", lambda: {})
+        except ServiceUnavailable:
+            log.info("document not deleted now; the purge will remove it")
+            return
+        if status >= 400 and status != 409:
+            log.warning("document deletion answered %s", status)
 
     async def resend_activation(self, email: str) -> str:
         """Ask for a new activation e-mail; the answer is the same for any address."""

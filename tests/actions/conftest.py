@@ -25,13 +25,17 @@ def domain() -> dict[str, Any]:
 
 
 def user(
-    text: str, intent: str = "inform", entities: dict[str, str] | None = None
+    text: str,
+    intent: str = "inform",
+    entities: dict[str, str] | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A user message as NLU parsed it; `entities` maps entity names to values."""
     parsed = {
         "text": text,
         "intent": {"name": intent, "confidence": 1.0},
         "entities": [{"entity": k, "value": v} for k, v in (entities or {}).items()],
+        "metadata": metadata or {},
     }
     return {"event": "user", "text": text, "parse_data": parsed}
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import text
 
 from actions.account import (
     ActionCancelRegistration,
@@ -14,10 +15,18 @@ from actions.account import (
 )
 from actions.clients import account_service as client_module
 from actions.clients.account_service import AccountServiceClient
+from bot.web import keys
 from tests.actions.conftest import said, slot, slot_events, tracker, user
+from tests.bot.payloads import store_document
 from tests.conftest import API_TOKEN, MovableClock, Service, free_port, start_service
 
-FILLED = [
+
+def filled(document: str) -> list[dict[str, Any]]:
+    """Every answer of the form, with `document` as the stored identity document."""
+    return [*ANSWERS, slot("id_document", [document])]
+
+
+ANSWERS = [
     slot("siren", "552100554"),
     slot("contract_number", "AB123456"),
     slot("company_name", "Maison Démo Industries SA"),
@@ -30,10 +39,17 @@ FILLED = [
     slot("job_title", "Directrice administrative"),
     slot("professional_email", "emilie.lefevre@exemple-industries.fr"),
     slot("professional_phone", "+33142685300"),
+    slot("id_document_type", "cni"),
+    slot("id_document_country", "FR"),
     slot("cgu_accepted", True),
     slot("cgu_accepted_at", "2026-11-26T10:15:00+00:00"),
     slot("summary_confirmed", True),
 ]
+
+
+async def stored(service: Service) -> str:
+    """The reference of an identity document stored for the test conversation."""
+    return str((await store_document(service, conversation_id="conv-test"))["reference"])
 
 
 async def run(action: Any, *events: dict[str, Any]) -> tuple[list[dict], list[str], Any]:
@@ -45,7 +61,10 @@ async def run(action: Any, *events: dict[str, Any]) -> tuple[list[dict], list[st
 async def test_submission_creates_the_account_and_masks_the_email(
     live_client: AccountServiceClient, service: Service
 ) -> None:
-    events, messages, dispatcher = await run(ActionSubmitRegistration(), *FILLED, user("oui"))
+    document = await stored(service)
+    events, messages, dispatcher = await run(
+        ActionSubmitRegistration(), *filled(document), user("oui")
+    )
     slots = slot_events(events)
     assert slots["registration_status"] == "created"
     assert slots["registration_login"].startswith("EC")
@@ -57,10 +76,11 @@ async def test_submission_creates_the_account_and_masks_the_email(
 async def test_a_retried_submission_creates_one_account(
     live_client: AccountServiceClient, service: Service
 ) -> None:
-    first, _, _ = await run(ActionSubmitRegistration(), *FILLED, user("oui"))
+    answers = filled(await stored(service))
+    first, _, _ = await run(ActionSubmitRegistration(), *answers, user("oui"))
     key = slot_events(first)["registration_key"]
     again, _, _ = await run(
-        ActionSubmitRegistration(), *FILLED, slot("registration_key", key), user("oui")
+        ActionSubmitRegistration(), *answers, slot("registration_key", key), user("oui")
     )
     assert slot_events(again)["registration_login"] == slot_events(first)["registration_login"]
     assert len(service.outbox_messages()) == 1
@@ -73,16 +93,18 @@ async def test_service_down_keeps_everything_and_a_retry_works(
     client = AccountServiceClient(f"http://127.0.0.1:{port}", API_TOKEN, timeout=1, backoff=0.01)
     previous, client_module._client = client_module._client, client
     try:
-        down, messages, _ = await run(ActionSubmitRegistration(), *FILLED, user("oui"))
+        down, messages, _ = await run(
+            ActionSubmitRegistration(), *filled("doc_pas_encore_envoye"), user("oui")
+        )
         slots = slot_events(down)
         assert slots["registration_status"] == "unavailable"
         assert messages == ["utter_service_unavailable"]
         assert set(slots) == {"registration_key", "registration_status"}, "no answer lost"
 
-        async for _service in start_service(database_url, clock, tmp_path, port=port):
+        async for service in start_service(database_url, clock, tmp_path, port=port):
             up, messages, _ = await run(
                 ActionSubmitRegistration(),
-                *FILLED,
+                *filled(await stored(service)),
                 slot("registration_key", slots["registration_key"]),
                 user("oui"),
             )
@@ -93,10 +115,11 @@ async def test_service_down_keeps_everything_and_a_retry_works(
 
 
 async def test_an_email_taken_at_submission_is_asked_again(
-    live_client: AccountServiceClient,
+    live_client: AccountServiceClient, service: Service
 ) -> None:
-    await run(ActionSubmitRegistration(), *FILLED, user("oui"))
-    other = [*FILLED, slot("first_name", "Luc"), slot("birth_date", "1970-01-01")]
+    await run(ActionSubmitRegistration(), *filled(await stored(service)), user("oui"))
+    other = [*filled(await stored(service))]
+    other += [slot("first_name", "Luc"), slot("birth_date", "1970-01-01")]
     other += [slot("siren", "534640974"), slot("contract_number", "AX258176")]
     events, messages, _ = await run(ActionSubmitRegistration(), *other, user("oui"))
     slots = slot_events(events)
@@ -105,10 +128,15 @@ async def test_an_email_taken_at_submission_is_asked_again(
     assert any(e["event"] == "followup" and e["name"] == "registration_form" for e in events)
 
 
-async def test_cancel_forgets_every_answer() -> None:
-    events, messages, _ = await run(ActionCancelRegistration(), *FILLED, user("annuler"))
+async def test_cancel_forgets_every_answer_and_the_document(
+    live_client: AccountServiceClient, service: Service
+) -> None:
+    answers = filled(await stored(service))
+    events, messages, _ = await run(ActionCancelRegistration(), *answers, user("annuler"))
     slots = slot_events(events)
-    assert all(slots[event["name"]] is None for event in FILLED)
+    assert all(slots[event["name"]] is None for event in answers)
+    async with service.app[keys.ENGINE].connect() as db:
+        assert (await db.execute(text("SELECT count(*) FROM documents"))).scalar() == 0
     assert any(e["event"] == "active_loop" and e["name"] is None for e in events)
     assert messages == ["utter_registration_cancelled"]
 
@@ -116,9 +144,10 @@ async def test_cancel_forgets_every_answer() -> None:
 async def test_resend_uses_the_registered_address(
     live_client: AccountServiceClient, service: Service
 ) -> None:
-    await run(ActionSubmitRegistration(), *FILLED, user("oui"))
+    answers = filled(await stored(service))
+    await run(ActionSubmitRegistration(), *answers, user("oui"))
     _, messages, _ = await run(
-        ActionResendActivation(), *FILLED, user("je n'ai pas reçu le mail", "email_not_received")
+        ActionResendActivation(), *answers, user("je n'ai pas reçu le mail", "email_not_received")
     )
     assert "Si un espace client" in messages[0]
     assert len(service.outbox_messages()) == 2

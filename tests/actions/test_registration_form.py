@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.clients.account_service import AccountServiceClient
 from actions.registration_form import ValidateRegistrationForm
 from tests.actions.conftest import said, slot, slot_events, tracker, user
-from tests.bot.payloads import DEMO_COMPANY, registration
+from tests.bot.payloads import DEMO_COMPANY, registration_with_document
 from tests.conftest import Service
 
 
@@ -238,7 +238,7 @@ async def test_a_role_mailbox_gets_a_warning_then_a_second_chance(domain: dict) 
 async def test_an_email_of_another_person_is_refused(
     domain: dict, live_client: AccountServiceClient, service: Service
 ) -> None:
-    await live_client.create_registration(registration(), "k1")
+    await live_client.create_registration(await registration_with_document(service), "k1")
     slots, messages = await validate(
         domain,
         slot("last_name", "Martin"),

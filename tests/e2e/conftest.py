@@ -66,6 +66,7 @@ def running_stack(tmp: Path) -> Iterator[dict[str, str]]:
         "log": str(tmp / "honcho.log"),
         "outbox": str(tmp / "outbox"),
         "accounts_db": str(tmp / "accounts.db"),
+        "tracker_db": str(tmp / "tracker.db"),
     }
     try:
         _wait_until_ready(urls, process)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import sqlite3
 from email import message_from_bytes
 from email.policy import default as default_policy
@@ -10,37 +11,32 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-# (what the user types, words the assistant's answer must contain)
-REGISTRATION = [
-    ("bonjour, je voudrais créer mon espace client", "SIREN"),
-    ("SIREN 552 100 554, contrat AB123456", "Maison Démo Industries SA"),
-    ("oui c'est bien ça", "civilité"),
-    ('/inform{"civility":"Mme"}', "nom de famille"),
-    ("Lefèvre", "prénom"),
-    ("Émilie", "date de naissance"),
-    ("12/03/1984", "portable"),
-    ("06 12 34 56 78", "fonction"),
-    ("Directrice administrative", "adresse e-mail professionnelle"),
-    ("emilie.lefevre@exemple-industries.fr", "téléphone professionnel"),
-    ("01 42 68 53 00", "conditions générales d'utilisation"),
+from bot.documents import inspect_document
+from tests.corpus import Sample, build_corpus
+from tests.e2e.chat import reach_document_step, say, send_files
+
+CORPUS = build_corpus()
+
+# Steps 4 and 5 after the first steps: (what the user sends, words of the answer).
+LAST_STEPS = [
+    ('/inform{"document_type":"passport"}', "Quel pays a délivré votre passeport"),
+    ("Italie", "page de votre passeport"),
+    (CORPUS["jpeg_photo_with_exif"], "passeport (Italie)) est bien reçue"),
     ("j'accepte", "récapitulatif"),
     ("oui", "e***e@exemple-industries.fr"),
 ]
 
 
-async def say(http: aiohttp.ClientSession, rasa: str, sender: str, text: str) -> str:
-    async with http.post(
-        f"{rasa}/webhooks/rest/webhook", json={"sender": sender, "message": text}
-    ) as response:
-        assert response.status == 200
-        return "\n".join(reply.get("text", "") for reply in await response.json())
-
-
 async def test_a_full_registration_over_rest(stack: dict[str, str]) -> None:
+    sender = "e2e-registration"
     async with aiohttp.ClientSession() as http:
-        for typed, expected in REGISTRATION:
-            answer = await say(http, stack["rasa"], "e2e-registration", typed)
-            assert expected in answer, f"after {typed!r} the assistant said {answer!r}"
+        await reach_document_step(http, stack["rasa"], sender)
+        for sent, expected in LAST_STEPS:
+            if isinstance(sent, Sample):
+                answer = await send_files(http, stack, sender, sent)
+            else:
+                answer = await say(http, stack["rasa"], sender, sent)
+            assert expected in answer, f"after {sent!r} the assistant said {answer!r}"
 
     with sqlite3.connect(stack["accounts_db"]) as db:
         rows = db.execute("SELECT login, status, email, siren FROM accounts").fetchall()
@@ -56,6 +52,26 @@ async def test_a_full_registration_over_rest(stack: dict[str, str]) -> None:
     message = message_from_bytes(eml.read_bytes(), policy=default_policy)
     assert message["To"] == email
     assert login in message.get_body(("plain",)).get_content()
+    assert list(message.iter_attachments()) == []
+    assert_document_is_encrypted_and_only_in_the_account_database(stack)
+
+
+def assert_document_is_encrypted_and_only_in_the_account_database(stack: dict[str, str]) -> None:
+    photo = CORPUS["jpeg_photo_with_exif"]
+    stored = inspect_document(photo.data, photo.filename).content
+    with sqlite3.connect(stack["accounts_db"]) as db:
+        rows = db.execute(
+            "SELECT d.data, d.document_type, d.country FROM documents d "
+            "JOIN accounts a ON a.id = d.account_id WHERE a.email = ?",
+            ("emilie.lefevre@exemple-industries.fr",),
+        ).fetchall()
+    ((data, kind, country),) = rows
+    assert (kind, country) == ("passport", "IT")
+    for plain in (stored, photo.data):
+        assert plain[2000:2064] not in data, "the document is encrypted at rest"
+    tracker_store = Path(stack["tracker_db"]).read_bytes()
+    assert stored[2000:2064] not in tracker_store
+    assert base64.b64encode(stored[2000:2100])[:40] not in tracker_store
 
 
 @pytest.mark.parametrize(

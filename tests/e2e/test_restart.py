@@ -6,8 +6,8 @@ from pathlib import Path
 
 import aiohttp
 
+from tests.e2e.chat import say
 from tests.e2e.conftest import running_stack
-from tests.e2e.test_registration_rest import say
 
 
 async def test_a_restart_mid_form_loses_no_answer(tmp_path: Path) -> None:

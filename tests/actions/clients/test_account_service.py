@@ -12,7 +12,7 @@ from actions.clients.account_service import (
     AccountServiceError,
     ServiceUnavailable,
 )
-from tests.bot.payloads import DEMO_COMPANY, registration
+from tests.bot.payloads import DEMO_COMPANY, registration, registration_with_document
 from tests.conftest import API_TOKEN, MovableClock, Service, free_port, start_service
 
 
@@ -45,8 +45,9 @@ async def test_check_email_flags_role_mailboxes(client: AccountServiceClient) ->
 async def test_a_retried_registration_gives_the_same_account(
     client: AccountServiceClient, service: Service
 ) -> None:
-    first = await client.create_registration(registration(), "conv-7:1")
-    again = await client.create_registration(registration(), "conv-7:1")
+    body = await registration_with_document(service)
+    first = await client.create_registration(body, "conv-7:1")
+    again = await client.create_registration(body, "conv-7:1")
     assert again.login == first.login
     assert (first.replayed, again.replayed) == (False, True)
     assert first.email_masked == "e***e@exemple-industries.fr"
@@ -74,7 +75,8 @@ async def test_service_down_then_back_up(
         assert "momentanément indisponible" in down.value.message
 
         async for service in start_service(database_url, clock, tmp_path, port=port):
-            created = await client.create_registration(registration(), "conv-9:1")
+            body = await registration_with_document(service)
+            created = await client.create_registration(body, "conv-9:1")
             assert created.login.startswith("EC")
             assert len(service.outbox_messages()) == 1
     finally:
