@@ -3,12 +3,9 @@ loopback, fetched, inspected and stored as the action server does it."""
 
 from __future__ import annotations
 
-import io
-import mimetypes
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import text
@@ -22,6 +19,7 @@ from bot.web import keys
 from tests.actions.conftest import said, slot, slot_events, tracker, user
 from tests.conftest import API_TOKEN, Service
 from tests.corpus import Sample, build_corpus
+from tests.e2e.chat import upload as upload_file
 
 CORPUS = build_corpus()
 # The upload store itself refuses an empty file (tested with the web process).
@@ -56,17 +54,10 @@ def step4(live_client: AccountServiceClient, fetcher: AttachmentFetcher) -> None
 
 
 async def upload(service: Service, sample: Sample, sender: str = "conv-test") -> dict[str, Any]:
-    form = aiohttp.FormData()
-    form.add_field("sender_id", sender)
-    form.add_field(
-        "file",
-        io.BytesIO(sample.data),
-        filename=sample.filename,
-        content_type=mimetypes.guess_type(sample.filename)[0] or "application/octet-stream",
-    )
-    async with service.http.post(f"{service.base_url}/uploads", data=form) as response:
-        assert response.status == 201, await response.text()
-        return dict(await response.json())
+    """The attachment object of `sample`, uploaded as the chat widget does."""
+    status, attachment = await upload_file(service.http, service.base_url, sender, sample)
+    assert status == 201, attachment
+    return attachment
 
 
 def sent(*attachments: dict[str, Any]) -> dict[str, Any]:
