@@ -1,4 +1,5 @@
-"""HTML pages of the web process: home, activation, and the OpenAPI file."""
+"""HTML pages of the web process: home, activation, the OpenAPI file and the chat widget's
+static files."""
 
 from __future__ import annotations
 
@@ -14,6 +15,19 @@ from bot.web.keys import CLOCK, PAGES, SESSIONS, SETTINGS
 from bot.web.responses import json_response
 
 OPENAPI_FILE = Path(__file__).resolve().parent.parent / "openapi.yaml"
+WIDGET_DIR = Path(__file__).resolve().parent.parent / "static" / "widget"
+
+# What the widget's folder may serve, and as what; anything else is a 404.
+_WIDGET_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".txt": "text/plain; charset=utf-8",
+}
+# widget.js is embedded under a fixed address: caches check it again after 5 minutes.
+# Vendored files carry their version in their name: cached for a year.
+_WIDGET_CACHE = "public, max-age=300"
+_VENDOR_CACHE = "public, max-age=31536000, immutable"
 
 _ACTIVATION_STATUS = {
     Activation.ACTIVATED: 200,
@@ -56,6 +70,29 @@ async def activate(request: web.Request) -> web.Response:
 
 async def openapi(request: web.Request) -> web.FileResponse:
     return web.FileResponse(OPENAPI_FILE, headers={"Content-Type": "application/yaml"})
+
+
+async def widget_file(request: web.Request) -> web.FileResponse:
+    """A file of bot/static/widget/, with its type and caching; ETag and 304 by aiohttp."""
+    try:
+        path = (WIDGET_DIR / request.match_info["path"]).resolve()
+        found = path.is_relative_to(WIDGET_DIR) and path.is_file()
+    except (OSError, ValueError):  # e.g. a NUL byte in the name
+        found = False
+    content_type = _WIDGET_TYPES.get(path.suffix) if found else None
+    if content_type is None:
+        raise web.HTTPNotFound()
+    vendored = path.parent.name == "vendor"
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": content_type,
+            "Cache-Control": _VENDOR_CACHE if vendored else _WIDGET_CACHE,
+            "X-Content-Type-Options": "nosniff",
+            # Loaded by the insurer's pages, from another origin.
+            "Cross-Origin-Resource-Policy": "cross-origin",
+        },
+    )
 
 
 async def health(request: web.Request) -> web.Response:

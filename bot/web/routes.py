@@ -12,6 +12,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/health", pages.health)
     app.router.add_get("/cgu", pages.cgu)
     app.router.add_get("/activate/{token}", pages.activate)
+    app.router.add_get("/widget/{path:.+}", pages.widget_file)
     app.router.add_get("/api/v1/openapi.yaml", pages.openapi)
     app.router.add_post("/api/v1/companies/verify", api.verify_company)
     app.router.add_post("/api/v1/emails/check", api.check_email)

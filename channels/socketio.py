@@ -1,0 +1,108 @@
+"""Rasa's socket.io channel, as the chat widget needs it.
+
+Rasa 3.6's `SocketIOInput` calls python-socketio 5's `enter_room` coroutine without
+awaiting it (RasaHQ/rasa#13027): with `session_persistence` the socket never joins its
+session's room and every answer is emitted to nobody. This channel keeps Rasa's (the
+events `session_request`, `session_confirm`, `user_uttered` with its `metadata`,
+`bot_uttered`) and changes two handlers only:
+
+- `session_request` awaits `enter_room`, leaves the room of the socket's previous
+  session ("Nouvelle conversation"), and draws a new id for a missing or malformed one;
+- `connect` refuses browsers from origins that are not allowed (a WebSocket is not
+  covered by CORS): `cors_allowed_origins` in credentials.yml, else the environment's
+  `WIDGET_ORIGINS` (comma-separated, `*` for any), else the web process's origins, as
+  the Procfile's `--cors` (`PUBLIC_BASE_URL`, `http://localhost:$WEB_PORT`,
+  `http://127.0.0.1:$WEB_PORT`). Clients that send no `Origin` (not browsers) connect.
+
+The metadata of `user_uttered` reaches the tracker unchanged, as on the REST channel:
+Rasa's handler passes it to `UserMessage`, whose `UserUttered` event carries it into
+`tracker.latest_message["metadata"]`, where the actions read attachments.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
+from sanic import Blueprint
+
+logger = logging.getLogger(__name__)
+
+# As the upload store's `sender_id`: 1 to 128 characters, here without spaces or controls.
+SESSION_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+ANY_ORIGIN = "*"
+
+
+def allowed_origins(configured: str | Iterable[str] | None) -> frozenset[str]:
+    """The origins whose pages may connect: configured, else from the environment."""
+    if configured is None:
+        configured = os.environ.get("WIDGET_ORIGINS") or None
+    if configured is None:
+        port = os.environ.get("WEB_PORT", "8000")
+        configured = [f"http://localhost:{port}", f"http://127.0.0.1:{port}"]
+        public = os.environ.get("PUBLIC_BASE_URL")
+        if public:
+            configured.append(public)
+    if isinstance(configured, str):
+        configured = configured.split(",")
+    return frozenset(origin.strip().rstrip("/") for origin in configured if origin.strip())
+
+
+class SocketIOInput(RasaSocketIOInput):
+    """Rasa's socket.io channel with awaited rooms and an origin check (see the module)."""
+
+    origins: frozenset[str] = frozenset()
+
+    @classmethod
+    def name(cls) -> str:
+        # Rasa's name: trackers, the HTTP API's output channel and the URLs stay the same.
+        return "socketio"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        channel = super().from_credentials(credentials)
+        assert isinstance(channel, SocketIOInput)
+        channel.origins = allowed_origins((credentials or {}).get("cors_allowed_origins"))
+        return channel
+
+    def origin_allowed(self, origin: str) -> bool:
+        return ANY_ORIGIN in self.origins or origin.rstrip("/") in self.origins
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        blueprint = super().blueprint(on_new_message)
+        sio = self.sio
+        assert sio is not None
+        namespace = self.namespace or "/"
+        rasa_connect = sio.handlers[namespace]["connect"]
+
+        async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
+            origin = environ.get("HTTP_ORIGIN")
+            if origin and not self.origin_allowed(origin):
+                logger.warning("socket.io connection refused: origin not allowed")
+                return False
+            return bool(await rasa_connect(sid, environ, auth))
+
+        async def session_request(sid: str, data: Any) -> None:
+            requested = data.get("session_id") if isinstance(data, dict) else None
+            if isinstance(requested, str) and SESSION_ID.fullmatch(requested):
+                session_id = requested
+            else:
+                session_id = uuid.uuid4().hex
+            if self.session_persistence:
+                async with sio.session(sid, namespace=namespace) as session:
+                    previous = session.get("session_id")
+                    session["session_id"] = session_id
+                if previous and previous != session_id:
+                    await sio.leave_room(sid, previous, namespace=namespace)
+                await sio.enter_room(sid, session_id, namespace=namespace)
+            await sio.emit("session_confirm", session_id, room=sid, namespace=namespace)
+
+        sio.on("connect", connect, namespace=namespace)
+        sio.on("session_request", session_request, namespace=namespace)
+        return blueprint
