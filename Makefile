@@ -15,7 +15,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Rasa and TensorFlow print dozens of third-party deprecation warnings at import.
 validate test-rasa nlu-report $(MODEL): export PYTHONWARNINGS := ignore
 
-.PHONY: run test test-python test-rasa setup train lint validate nlu-report clean
+.PHONY: run test test-python test-rasa setup train lint validate nlu-report bench bench-quick clean
 
 run: setup $(MODEL) ## Start the web process, the action server and Rasa (Ctrl+C stops them)
 	@mkdir -p var/rasa
@@ -40,6 +40,12 @@ nlu-report: $(MODEL) ## Cross-validation and held-out NLU reports in var/nlu-rep
 	$(BIN)/rasa test nlu --nlu tests/nlu/heldout.yml --model $(MODEL) --no-plot \
 		--out var/nlu-report/heldout
 	@$(BIN)/python scripts/nlu_summary.py var/nlu-report
+
+bench: setup $(MODEL) ## Benchmarks (stack under load, Rasa's floor, account service, NLU): var/bench/report.md
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+bench-quick: setup $(MODEL) ## The same harness with small numbers, in under 3 minutes (CI)
+	$(BIN)/python -m bench --quick $(BENCH_ARGS)
 
 setup: $(VENV)/.installed
 

@@ -1,0 +1,421 @@
+"""The targets, checked against the figures, and the Markdown report.
+
+Targets are for a 2-core machine. A missed target is reported, never an error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MB = 1_000_000
+NOT_MEASURED = "not measured"
+
+
+def dig(tree: Any, *keys: str) -> Any:
+    """tree[k1][k2]…, or None as soon as a level is missing."""
+    for key in keys:
+        if not isinstance(tree, dict) or key not in tree:
+            return None
+        tree = tree[key]
+    return tree
+
+
+def _together(results: dict[str, Any]) -> bool:
+    """Whether the run started everything at once (quick run)."""
+    return bool(dig(results, "meta", "config", "start_together"))
+
+
+def _fmt(value: float | None, spec: str = ".0f", unit: str = "") -> str:
+    return "—" if value is None else f"{value:{spec}}{unit}"
+
+
+def target(
+    name: str,
+    measured: float | None,
+    limit: float,
+    unit: str,
+    *,
+    at_most: bool = True,
+    spec: str = ".0f",
+    blocker: str | None = None,
+) -> dict[str, Any]:
+    """One target: met or missed by how much; `blocker` misses it whatever the figure."""
+    limit_text = f"{'≤' if at_most else '≥'} {limit:{spec}}{unit}"
+    row = {
+        "name": name,
+        "limit": limit,
+        "limit_text": limit_text,
+        "measured": measured,
+        "measured_text": _fmt(measured, spec, unit),
+        "status": NOT_MEASURED,
+        "margin": "",
+    }
+    if measured is None:
+        return row
+    met = measured <= limit if at_most else measured >= limit
+    gap = abs(measured - limit)
+    side = ("under" if met else "over") if at_most else ("above" if met else "below")
+    row["margin"] = f"{gap:{spec}}{unit} ({gap / limit:.0%}) {side}"
+    row["status"] = "met" if met and not blocker else "missed"
+    if blocker:
+        row["margin"] += f"; {blocker}"
+    return row
+
+
+def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The issue's targets against this run's figures."""
+    load = results.get("load", {})
+    errors_50 = dig(load, "project", "50", "median", "errors")
+    rss = [dig(results, "memory", moment, "rasa") for moment in ("after_warmup", "after_soak")]
+    rss_bytes = max((value for value in rss if value), default=None)
+    late = dig(results, "long", "late_turn") or 200
+    return [
+        target(
+            "p95 per turn, 10 concurrent conversations",
+            dig(load, "project", "10", "median", "p95_ms"),
+            150,
+            " ms",
+        ),
+        target(
+            "p95 per turn at 10 concurrent, as a multiple of Rasa's floor",
+            dig(load, "ratios", "10", "p95_ms"),
+            1.5,
+            "×",
+            spec=".2f",
+        ),
+        target(
+            "turns per second, 50 concurrent conversations, no error",
+            dig(load, "project", "50", "median", "turns_per_s"),
+            40,
+            " turns/s",
+            at_most=False,
+            spec=".1f",
+            blocker=f"{errors_50} errors" if errors_50 else None,
+        ),
+        target("Rasa server cold start", dig(results, "cold_start", "median_s", "rasa"), 20, " s"),
+        target(
+            "Rasa server memory (RSS, highest reading)",
+            None if rss_bytes is None else rss_bytes / MB,
+            1200,
+            " MB",
+        ),
+        target(
+            f"turn {late} as a multiple of turn 5 of one conversation",
+            dig(results, "long", "ratio"),
+            1.2,
+            "×",
+            spec=".2f",
+        ),
+    ]
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def _intro(results: dict[str, Any]) -> list[str]:
+    meta = results["meta"]
+    config = meta["config"]
+    duration = meta.get("duration_s") or 0
+    load = ", ".join(f"{value:.1f}" for value in meta["load_average_at_start"])
+    others = meta.get("other_cpu_share")
+    return [
+        "# Benchmarks",
+        "",
+        f"Run **{meta['mode']}** of {meta['started_at']} on commit `{meta['commit']}`: "
+        f"{meta['cpus']} × {meta['cpu']}, Python {meta['python']}; it took "
+        f"{duration / 60:.1f} min (load average at start: {load}).",
+        "",
+        f"Other work on the machine used {_fmt(others, '.0%')} of its CPU time during the "
+        "run; every figure is only as good as that share is small.",
+        "",
+        f"Figures are medians over {config['repeats']} repeats; every ratio compares runs "
+        "made in this same run, on this machine. They are measurements, not assertions: "
+        "a missed target does not fail the run.",
+        "",
+    ]
+
+
+def _targets(results: dict[str, Any]) -> list[str]:
+    rows = [
+        [row["name"], row["limit_text"], row["measured_text"], row["status"], row["margin"]]
+        for row in results["targets"]
+    ]
+    return [
+        "## Targets",
+        "",
+        *_table(["target", "limit", "measured", "status", "margin"], rows),
+        "",
+    ]
+
+
+def _load(results: dict[str, Any]) -> list[str]:
+    load = results.get("load")
+    if not load:
+        return ["## Conversation load", "", NOT_MEASURED + ".", ""]
+    rows = []
+    for name in ("project", "floor"):
+        for users, level in load[name].items():
+            figures = level["median"]
+            rows.append(
+                [
+                    name,
+                    users,
+                    _fmt(figures["conversations_completed"]),
+                    _fmt(figures["turns"]),
+                    _fmt(figures["p50_ms"]),
+                    _fmt(figures["p95_ms"]),
+                    _fmt(figures["p99_ms"]),
+                    _fmt(figures["turns_per_s"], ".1f"),
+                    _fmt(figures["registrations_per_min"], ".1f") if name == "project" else "",
+                    str(figures["errors"]),
+                ]
+            )
+    for users, ratios in load["ratios"].items():
+        rows.append(
+            ["project ÷ floor", users, "", ""]
+            + [_fmt(ratios[key], ".2f", "×") for key in ("p50_ms", "p95_ms", "p99_ms")]
+            + [_fmt(ratios["turns_per_s"], ".2f", "×"), "", ""]
+        )
+    header = [
+        "bot",
+        "users",
+        "conversations",
+        "turns",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "turns/s",
+        "registrations/min",
+        "errors",
+    ]
+    uploads = ", ".join(
+        f"{users} users {_fmt(level['median']['upload_p50_ms'])} ms"
+        for users, level in load["project"].items()
+    )
+    return [
+        "## Conversation load",
+        "",
+        "Simulated users over Rasa's REST channel, each on its own conversation and loopback "
+        "address, starting the next conversation as soon as one ends (no think time). A "
+        "registration is 16 turns and one file upload (`POST /uploads`, not counted as a "
+        "turn); the floor bot gets as many greetings per conversation. Errors are added up "
+        "over the repeats, the other figures are medians of the repeats.",
+        "",
+        *_table(header, rows),
+        "",
+        f"Upload p50: {uploads}.",
+        "",
+    ]
+
+
+def _long(results: dict[str, Any]) -> list[str]:
+    long = results.get("long")
+    if not long:
+        return ["## Long conversation", "", NOT_MEASURED + ".", ""]
+    late = long["late_turn"]
+    return [
+        "## Long conversation",
+        "",
+        "One conversation opens the registration, then asks questions the assistant answers "
+        "inside the form (why the SIREN, where the contract number is, data protection) "
+        f"before asking for the SIREN again; {long['repeats']} conversation(s), median of "
+        "turns t−1, t and t+1.",
+        "",
+        *_table(
+            ["turn 5", f"turn {late}", "ratio"],
+            [
+                [
+                    _fmt(long["turn5_ms"], ".0f", " ms"),
+                    _fmt(long["late_ms"], ".0f", " ms"),
+                    _fmt(long["ratio"], ".2f", "×"),
+                ]
+            ],
+        ),
+        "",
+    ]
+
+
+def _processes(results: dict[str, Any]) -> list[str]:
+    cold = dig(results, "cold_start", "median_s") or {}
+    memory = results.get("memory", {})
+    cpu = results.get("cpu_per_turn_ms") or {}
+    turns = memory.get("turns")
+    rows = []
+    for name in ("web", "actions", "rasa", "floor"):
+        after = [dig(memory, moment, name) for moment in ("after_warmup", "after_soak")]
+        rows.append(
+            [name, _fmt(cold.get(name), ".1f", " s")]
+            + [_fmt(None if value is None else value / MB, ".0f", " MB") for value in after]
+            + [_fmt(cpu.get(name), ".0f", " ms")]
+        )
+    repeats = len(dig(results, "cold_start", "runs") or []) // 2
+    how = (
+        "web, actions and rasa started together as honcho does, while the floor bot was "
+        "trained and its Rasa server started (so they all compete for the CPU)"
+        if _together(results)
+        else "each process started alone (web, then actions, then rasa; the floor's Rasa last)"
+    )
+    return [
+        "## Processes",
+        "",
+        f"Cold start: spawn to health check OK, {how}; median of {repeats} start(s). "
+        "Memory: resident set of the process and its children, from /proc. CPU per turn: "
+        "the process's CPU time from the end of the warm-up to the last reading, divided by "
+        "the turns its bot had meanwhile (the web process's includes the uploads and the "
+        "account service's work).",
+        "",
+        *_table(
+            [
+                "process",
+                "cold start",
+                "RSS after warm-up",
+                f"RSS after {turns or '—'} turns",
+                "CPU per turn",
+            ],
+            rows,
+        ),
+        "",
+    ]
+
+
+def _models(results: dict[str, Any]) -> list[str]:
+    training = results.get("training") or {}
+    project_s = training.get("project_s")
+    project_training = (
+        _fmt(project_s, ".0f", " s")
+        if project_s is not None
+        else "not measured in this run (`make bench BENCH_ARGS=--train-project` retrains a "
+        "copy, 6–10 min; `make train` trains models/)"
+    )
+    size = training.get("project_model_bytes")
+    floor_size = training.get("floor_model_bytes")
+    return [
+        "## Models",
+        "",
+        f"- Project model (`models/current.tar.gz`): "
+        f"{_fmt(None if size is None else size / MB, '.1f', ' MB')}; training time: "
+        f"{project_training}.",
+        f"- Floor model: {_fmt(None if floor_size is None else floor_size / MB, '.1f', ' MB')},"
+        f" trained in {_fmt(training.get('floor_s'), '.0f', ' s')} (empty cache"
+        f"{', while the stack started' if _together(results) else ''}).",
+        "",
+    ]
+
+
+def _soak(results: dict[str, Any]) -> list[str]:
+    soak = results.get("soak")
+    if not soak or not soak["runs"]:
+        return []
+    rows = [
+        [
+            str(run["conversations_completed"]),
+            str(run["turns"]),
+            _fmt(run["p50_ms"]),
+            _fmt(run["p95_ms"]),
+            _fmt(run["turns_per_s"], ".1f"),
+            str(run["errors"]),
+        ]
+        for run in soak["runs"]
+    ]
+    return [
+        "## Soak",
+        "",
+        f"Registrations by {soak['users']} concurrent users until the project's Rasa server "
+        f"had {dig(results, 'memory', 'turns')} turns in all (every phase counted).",
+        "",
+        *_table(["registrations", "turns", "p50 ms", "p95 ms", "turns/s", "errors"], rows),
+        "",
+    ]
+
+
+def _nlu(results: dict[str, Any]) -> list[str]:
+    nlu = results.get("nlu")
+    if not nlu:
+        return ["## NLU quality", "", "Not run (`make bench` runs `make nlu-report`).", ""]
+    rows = [
+        [run, _fmt(scores["intent_f1"], ".3f"), _fmt(scores["entity_f1"], ".3f")]
+        for run, scores in nlu["scores"].items()
+    ]
+    return [
+        "## NLU quality",
+        "",
+        "Weighted F1 from `make nlu-report` (5-fold cross-validation on `data/nlu`, and the "
+        f"held-out `tests/nlu/heldout.yml` on the trained model); it took "
+        f"{nlu['duration_s'] / 60:.1f} min.",
+        "",
+        *_table(["run", "intent F1", "entity F1"], rows),
+        "",
+    ]
+
+
+def _service(results: dict[str, Any]) -> list[str]:
+    service = results.get("service")
+    if not service:
+        return ["## Account service", "", NOT_MEASURED + ".", ""]
+    rows = [
+        [
+            backend,
+            _fmt(figures["documents_per_s"], ".1f"),
+            _fmt(figures["registrations_per_s"], ".1f"),
+            _fmt(figures["activations_per_s"], ".1f"),
+            str(figures["errors"]),
+            _fmt(figures["cold_start_s"], ".1f", " s"),
+            _fmt(None if figures["rss_bytes"] is None else figures["rss_bytes"] / MB, ".0f", " MB"),
+        ]
+        for backend, figures in service.items()
+    ]
+    first = next(iter(service.values()))
+    meanwhile = (
+        " (measured while the stack started, so competing with it for the CPU)"
+        if _together(results)
+        else ""
+    )
+    return [
+        "## Account service",
+        "",
+        f"The web process alone (`python -m bot serve`){meanwhile}, {first['users']} "
+        "concurrent clients, "
+        f"{first['registrations_per_round']} people per round: their identity documents "
+        "stored (`POST /api/v1/documents`, inspected and encrypted), then their "
+        "registrations (`POST /api/v1/registrations`, e-mail written to the outbox), then "
+        "their activation links followed (`GET /activate/{token}`).",
+        "",
+        *_table(
+            [
+                "database",
+                "documents/s",
+                "registrations/s",
+                "activations/s",
+                "errors",
+                "cold start",
+                "RSS",
+            ],
+            rows,
+        ),
+        "",
+    ]
+
+
+def _problems(results: dict[str, Any]) -> list[str]:
+    if not results["problems"]:
+        return []
+    return ["## Problems", "", *(f"- {problem}" for problem in results["problems"]), ""]
+
+
+def render(results: dict[str, Any]) -> str:
+    """The whole report, in Markdown."""
+    sections = (
+        _intro,
+        _targets,
+        _load,
+        _long,
+        _processes,
+        _soak,
+        _models,
+        _nlu,
+        _service,
+        _problems,
+    )
+    return "\n".join(line for section in sections for line in section(results))
