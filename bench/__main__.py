@@ -29,6 +29,12 @@ def parse(argv: list[str] | None = None) -> BenchConfig:
     parser.add_argument("--no-postgres", dest="postgres", action="store_false", default=None)
     parser.add_argument("--no-nlu", dest="nlu", action="store_false", default=None)
     parser.add_argument(
+        "--nlu-rerun",
+        action="store_true",
+        default=None,
+        help="run `make nlu-report` even if its reports are up to date (about 40 min)",
+    )
+    parser.add_argument(
         "--train-project",
         action="store_true",
         default=None,

@@ -33,6 +33,8 @@ class BenchConfig:
     postgres: bool
     nlu: bool
     train_project: bool = False
+    # Run `make nlu-report` even when its reports are up to date.
+    nlu_rerun: bool = False
     # Start the stack's processes, train the floor and measure the account service all
     # at once (quicker; those figures then include the competition for the CPU).
     start_together: bool = False

@@ -117,15 +117,16 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 def _intro(results: dict[str, Any]) -> list[str]:
     meta = results["meta"]
     config = meta["config"]
-    duration = meta.get("duration_s") or 0
+    duration = meta.get("duration_s")
     load = ", ".join(f"{value:.1f}" for value in meta["load_average_at_start"])
     others = meta.get("other_cpu_share")
+    took = "still running" if duration is None else f"it took {duration / 60:.1f} min"
     return [
         "# Benchmarks",
         "",
         f"Run **{meta['mode']}** of {meta['started_at']} on commit `{meta['commit']}`: "
-        f"{meta['cpus']} × {meta['cpu']}, Python {meta['python']}; it took "
-        f"{duration / 60:.1f} min (load average at start: {load}).",
+        f"{meta['cpus']} × {meta['cpu']}, Python {meta['python']}; {took} (load average "
+        f"at start: {load}).",
         "",
         f"Other work on the machine used {_fmt(others, '.0%')} of its CPU time during the "
         "run; every figure is only as good as that share is small.",
@@ -338,12 +339,17 @@ def _nlu(results: dict[str, Any]) -> list[str]:
         [run, _fmt(scores["intent_f1"], ".3f"), _fmt(scores["entity_f1"], ".3f")]
         for run, scores in nlu["scores"].items()
     ]
+    when = (
+        f"it took {nlu['duration_s'] / 60:.0f} min"
+        if nlu.get("reused_from") is None
+        else f"reports of {nlu['reused_from']} reused, being newer than the model and the "
+        "data (`make bench BENCH_ARGS=--nlu-rerun` computes them again)"
+    )
     return [
         "## NLU quality",
         "",
         "Weighted F1 from `make nlu-report` (5-fold cross-validation on `data/nlu`, and the "
-        f"held-out `tests/nlu/heldout.yml` on the trained model); it took "
-        f"{nlu['duration_s'] / 60:.1f} min.",
+        f"held-out `tests/nlu/heldout.yml` on the trained model); {when}.",
         "",
         *_table(["run", "intent F1", "entity F1"], rows),
         "",

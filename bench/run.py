@@ -3,7 +3,8 @@
 Order: train the floor bot; start the stack and the floor (cold starts); warm up;
 conversation load on both, levels and repeats interleaved so that both see the same
 machine; one long conversation; the soak up to `soak_turns` turns (memory after);
-stop; the account service alone; NLU reports (full run).
+stop; the account service alone; NLU reports (full run). The quick run overlaps the
+floor's training, the stack's start and the account service, to finish sooner.
 """
 
 from __future__ import annotations
@@ -63,7 +64,12 @@ class Run:
             other_cpu_s=others,
             other_cpu_share=others / (duration * (os.cpu_count() or 1)),
         )
+        self.save()
+
+    def save(self) -> None:
+        """The report and results as they stand (after each phase, and at the end)."""
         self.results["targets"] = evaluate_targets(self.results)
+        write(self.config.out, self.results)
 
     def problem(self, text: str) -> None:
         log.error(text)
@@ -79,6 +85,7 @@ class Run:
             self.problem(f"{name} crashed: {type(error).__name__}: {error}")
             _append(self.run_dir / "logs" / "bench.log", traceback.format_exc())
         log.info("phase %s: %.0f s", name, time.monotonic() - started)
+        self.save()
 
     def check_load(self, label: str, result: RunResult, always: bool = False) -> None:
         """Load errors break the harness in a strict run, or without concurrency."""
@@ -101,7 +108,6 @@ async def run(config: BenchConfig) -> dict[str, Any]:
     if config.nlu:
         await current.phase("NLU reports", lambda: measure_nlu(current))
     current.finish()
-    write(config.out, current.results)
     return current.results
 
 
@@ -289,9 +295,9 @@ def summarize(summaries: list[dict[str, Any]]) -> dict[str, Any]:
 
 async def long_conversation(current: Run, project: Project) -> None:
     """Latency around turn 5 and around turn `long_turns` of conversations that last."""
-    turns, late = current.config.long_turns, current.config.long_turns
+    late = current.config.long_turns
     series = [
-        await project.long_conversation(next(current.project_index), turns + 1)
+        await project.long_conversation(next(current.project_index), late + 1)
         for _ in range(current.config.long_repeats)
     ]
     # Turns t-1, t and t+1: one of each digression of the rotation.
@@ -338,7 +344,9 @@ async def measure_service(current: Run) -> None:
 
 
 async def measure_nlu(current: Run) -> None:
-    current.results["nlu"] = await nlu_report(current.run_dir / "logs" / "nlu-report.log")
+    current.results["nlu"] = await nlu_report(
+        current.run_dir / "logs" / "nlu-report.log", rerun=current.config.nlu_rerun
+    )
 
 
 def machine(config: BenchConfig) -> dict[str, Any]:
