@@ -16,6 +16,7 @@ from actions.clients.account_service import (
     account_service,
 )
 from actions.config import CGU_VERSION
+from actions.form_base import offer_advisor, slot_events
 from actions.identity import forget_documents
 
 REGISTRATION_SLOTS = (
@@ -91,14 +92,20 @@ class ActionSubmitRegistration(Action):
                 registration_payload(tracker), key
             )
         except ServiceUnavailable:
-            dispatcher.utter_message(response="utter_service_unavailable")
-            return [*events, SlotSet("registration_status", "unavailable")]
+            if tracker.get_slot("registration_status") != "unavailable":
+                dispatcher.utter_message(response="utter_service_unavailable")
+                return [*events, SlotSet("registration_status", "unavailable")]
+            # The retry failed too: offer an advisor (a no keeps the retry possible).
+            offer = offer_advisor(
+                dispatcher, "service_unavailable", response="utter_offer_advisor_after_outage"
+            )
+            return [*events, SlotSet("registration_status", None), *slot_events(offer)]
         except AccountServiceError as refusal:
             dispatcher.utter_message(text=refusal.message)
             reasked = REASKED_ON.get(refusal.code)
             if reasked is None:
-                dispatcher.utter_message(response="utter_offer_advisor")
-                return [*events, SlotSet("registration_status", "refused")]
+                offer = offer_advisor(dispatcher, "registration_refused")
+                return [*events, SlotSet("registration_status", "refused"), *slot_events(offer)]
             # A new key: the corrected request is a different registration.
             return [
                 SlotSet("registration_key", None),

@@ -8,8 +8,12 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.clients.account_service import AccountServiceError, account_service
-from actions.form_base import BaseFormValidation
+from actions.clients.account_service import (
+    AccountServiceError,
+    ServiceUnavailable,
+    account_service,
+)
+from actions.form_base import BaseFormValidation, offer_advisor
 from bot import identifiers
 
 COMPANY_SLOTS = ("company_name", "company_confirmed")
@@ -70,9 +74,20 @@ class CompanyValidation(BaseFormValidation):
     ) -> dict[str, Any]:
         try:
             name = await account_service().verify_company(siren, contract, tracker.sender_id)
+        except ServiceUnavailable as outage:
+            # The client has already retried: offer an advisor straight away.
+            refused = self.refuse("contract_number", outage.message, dispatcher, tracker)
+            if refused.get("handoff_offered"):
+                return {**refused, "handoff_reason": "service_unavailable"}
+            return {**refused, **offer_advisor(dispatcher, "service_unavailable")}
         except AccountServiceError as refusal:
             return self.refuse("contract_number", refusal.message, dispatcher, tracker)
         return {"company_name": name, "company_confirmed": None}
+
+    async def extract_company_confirmed(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return self.yes_or_no("company_confirmed", tracker)
 
     async def validate_company_confirmed(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -12,3 +12,6 @@ CGU_URL = f"{PUBLIC_BASE_URL}/cgu"
 
 # Bounds of an identity document's file (DOCUMENT_MIN_BYTES, DOCUMENT_MAX_BYTES…).
 DOCUMENT_LIMITS = DocumentLimits.from_env()
+
+# Where users are sent when no advisor can be reached through the assistant.
+SUPPORT_EMAIL = os.environ.get("SUPPORT_EMAIL", "espaces-clients@assureur.example")

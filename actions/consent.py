@@ -32,6 +32,11 @@ class ActionAskCguAccepted(Action):
 class ConsentValidation(BaseFormValidation):
     """Validator of `cgu_accepted`; records version and time; abstract mixin."""
 
+    async def extract_cgu_accepted(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return self.yes_or_no("cgu_accepted", tracker)
+
     async def validate_cgu_accepted(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
@@ -31,8 +32,11 @@ DIGRESSIONS = frozenset(
         "change_field",
         # A correction names the field it changes: its text answers no other question.
         "correct",
+        "EXTERNAL_advisor_handback",
     }
 )
+# Answers to a yes-or-no question; while an advisor is offered, they answer the offer.
+YES_NO = frozenset({"affirm", "deny"})
 MAX_FAILURES = 3
 _LEAD_IN = re.compile(
     r"^(?:(?:c'est|c’est|je m'appelle|je m’appelle|je suis|mon nom est|mon prénom est|"
@@ -47,7 +51,8 @@ class BaseFormValidation(FormValidationAction, ABC):
     Subclasses call `refuse(slot, message, ...)` from a `validate_<slot>` method to
     explain the problem, keep every other slot, and after three failures on the same
     slot add the help for that field and the offer of a human advisor; `accept(slot,
-    value, tracker)` clears the slot's failure count.
+    value, tracker)` clears the slot's failure count. While an advisor is offered, a
+    yes or a no answers the offer (rules in data/rules/handoff.yml), not the form.
     """
 
     @abstractmethod
@@ -66,13 +71,32 @@ class BaseFormValidation(FormValidationAction, ABC):
         dispatcher.utter_message(text=message)
         if counts[slot] >= MAX_FAILURES:
             dispatcher.utter_message(response=f"utter_help_{slot}")
-            dispatcher.utter_message(response="utter_offer_advisor")
-        return {slot: None, "failed_attempts": counts}
+            return {
+                slot: None,
+                "failed_attempts": counts,
+                **offer_advisor(dispatcher, "repeated_failures"),
+            }
+        return {slot: None, "failed_attempts": counts, **self.offer_dropped(tracker)}
 
     def accept(self, slot: str, value: Any, tracker: Tracker) -> dict[str, Any]:
         counts = self.failures(tracker)
         counts.pop(slot, None)
-        return {slot: value, "failed_attempts": counts}
+        return {slot: value, "failed_attempts": counts, **self.offer_dropped(tracker)}
+
+    @staticmethod
+    def offer_dropped(tracker: Tracker) -> dict[str, Any]:
+        """An answer to the form's question instead of to an advisor's offer ends the offer."""
+        return {"handoff_offered": None} if tracker.get_slot("handoff_offered") else {}
+
+    @staticmethod
+    def yes_or_no(slot: str, tracker: Tracker) -> dict[str, Any]:
+        """`slot` from a yes or a no to its own question (not to an advisor's offer)."""
+        if tracker.get_slot("requested_slot") != slot or tracker.get_slot("handoff_offered"):
+            return {}
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if intent not in YES_NO:
+            return {}
+        return {slot: intent == "affirm"}
 
     @staticmethod
     def answer_text(slot: str, tracker: Tracker) -> str | None:
@@ -83,6 +107,8 @@ class BaseFormValidation(FormValidationAction, ABC):
         text = (message.get("text") or "").strip()
         intent = (message.get("intent") or {}).get("name")
         if not text or text.startswith("/") or intent in DIGRESSIONS:
+            return None
+        if intent in YES_NO and tracker.get_slot("handoff_offered"):
             return None
         return text
 
@@ -135,3 +161,16 @@ class BaseFormValidation(FormValidationAction, ABC):
             return {slot: phone}
         text = self.answer_text(slot, tracker)
         return {slot: text} if text else {}
+
+
+def offer_advisor(
+    dispatcher: CollectingDispatcher, reason: str, response: str = "utter_offer_advisor"
+) -> dict[str, Any]:
+    """Offer a human advisor; a yes then hands over (`action_handoff`), a no carries on."""
+    dispatcher.utter_message(response=response)
+    return {"handoff_offered": True, "handoff_reason": reason}
+
+
+def slot_events(values: dict[str, Any]) -> list[SlotSet]:
+    """SlotSet events of a validator-style result, for a plain action."""
+    return [SlotSet(slot, value) for slot, value in values.items()]

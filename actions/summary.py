@@ -103,6 +103,8 @@ class SummaryValidation(BaseFormValidation):
             return {"summary_confirmed": None}
         if tracker.get_slot("requested_slot") != "summary_confirmed":
             return {}
+        if tracker.get_slot("handoff_offered"):
+            return {}  # a yes or a no to an advisor's offer
         if intent == "affirm":
             return {"summary_confirmed": True}
         if intent == "deny":

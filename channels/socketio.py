@@ -14,6 +14,10 @@ events `session_request`, `session_confirm`, `user_uttered` with its `metadata`,
   the Procfile's `--cors` (`PUBLIC_BASE_URL`, `http://localhost:$WEB_PORT`,
   `http://127.0.0.1:$WEB_PORT`). Clients that send no `Origin` (not browsers) connect.
 
+Messages an advisor writes in the agent console reach the widget through Rasa's HTTP
+API (`output_channel=latest`), whose `get_output_channel` gives an output that adds the
+advisor's name (`{"text": …, "advisor": "Claire"}`) so that the widget shows who wrote.
+
 The metadata of `user_uttered` reaches the tracker unchanged, as on the REST channel:
 Rasa's handler passes it to `UserMessage`, whose `UserUttered` event carries it into
 `tracker.latest_message["metadata"]`, where the actions read attachments.
@@ -28,8 +32,9 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
+from rasa.core.channels.socketio import SocketIOOutput as RasaSocketIOOutput
 from sanic import Blueprint
 
 logger = logging.getLogger(__name__)
@@ -54,6 +59,17 @@ def allowed_origins(configured: str | Iterable[str] | None) -> frozenset[str]:
     return frozenset(origin.strip().rstrip("/") for origin in configured if origin.strip())
 
 
+class SocketIOOutput(RasaSocketIOOutput):
+    """Rasa's output, with the name of the advisor who wrote a message, if one did."""
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        advisor = kwargs.get("advisor")
+        if not isinstance(advisor, str) or not advisor:
+            await super().send_text_message(recipient_id, text, **kwargs)
+            return
+        await self._send_message(recipient_id, {"text": text, "advisor": advisor})
+
+
 class SocketIOInput(RasaSocketIOInput):
     """Rasa's socket.io channel with awaited rooms and an origin check (see the module)."""
 
@@ -70,6 +86,11 @@ class SocketIOInput(RasaSocketIOInput):
         assert isinstance(channel, SocketIOInput)
         channel.origins = allowed_origins((credentials or {}).get("cors_allowed_origins"))
         return channel
+
+    def get_output_channel(self) -> OutputChannel | None:
+        if self.sio is None:
+            return super().get_output_channel()
+        return SocketIOOutput(self.sio, self.bot_message_evt)
 
     def origin_allowed(self, origin: str) -> bool:
         return ANY_ORIGIN in self.origins or origin.rstrip("/") in self.origins

@@ -54,6 +54,16 @@ class EmailCheck:
 
 
 @dataclass(frozen=True)
+class Handoff:
+    """A request for a human advisor: queued now, or a ticket for the next opening."""
+
+    reference: str
+    status: str
+    position: int | None
+    opens_at_text: str | None
+
+
+@dataclass(frozen=True)
 class Registration:
     registration_id: int
     login: str
@@ -249,6 +259,22 @@ class AccountServiceClient:
         status, body = await self._post("/api/v1/activations/resend", {"email": email})
         self._raise_for(status, body)
         return str(body["message"])
+
+    async def create_handoff(self, handoff: dict[str, Any]) -> Handoff:
+        """Queue the conversation for an advisor (a ticket outside opening hours).
+
+        Raises:
+            AccountServiceError: the request is refused (malformed).
+            ServiceUnavailable: the service cannot be reached after the retries.
+        """
+        status, body = await self._post("/api/v1/handoffs", handoff)
+        self._raise_for(status, body)
+        return Handoff(
+            reference=str(body["id"]),
+            status=str(body["status"]),
+            position=body.get("position"),
+            opens_at_text=body.get("opens_at_text"),
+        )
 
 
 _client: AccountServiceClient | None = None

@@ -320,6 +320,11 @@
     return from === "user" ? "Vous : " : from === "bot" ? "L'assistant : " : "";
   }
 
+  /** Who wrote an advisor's message (sent through the agent console). */
+  function advisorLabel(entry) {
+    return el("span", { class: "ecw-author", text: entry.advisor + " · conseiller" });
+  }
+
   // What the history does not keep: each entry's DOM row, and the previews of the files
   // sent in this page (object URLs of the user's own files, gone with the page).
   var rows = new WeakMap();
@@ -343,6 +348,7 @@
     var bubble = el("div", { class: "ecw-bubble" }, [
       el("span", { class: "ecw-sr", text: speaker(entry.from) }),
     ]);
+    if (entry.from === "advisor") bubble.prepend(advisorLabel(entry));
     if (entry.text) bubble.append(richText(entry.text));
     (entry.files || []).forEach(function (file) {
       bubble.append(fileCard(file));
@@ -430,11 +436,16 @@
     );
   }
 
-  /** One message of the assistant, from either channel, as {text, buttons}. */
+  /** One message of the assistant or of an advisor, from either channel, as
+   * {text, buttons, advisor}. */
   function receive(message) {
     hideTyping();
     if (message.buttons && message.buttons.length) closeReplies();
-    add({ from: "bot", text: message.text, buttons: message.buttons });
+    if (message.advisor) {
+      add({ from: "advisor", text: message.text, advisor: message.advisor });
+    } else {
+      add({ from: "bot", text: message.text, buttons: message.buttons });
+    }
     if (panel.hidden) setUnread(true);
   }
 
@@ -445,7 +456,8 @@
     if (!text && data.attachment && data.attachment.payload && data.attachment.payload.src) {
       text = data.attachment.payload.src;
     }
-    return { text: text, buttons: buttons.filter(Boolean) };
+    var advisor = typeof data.advisor === "string" ? data.advisor.slice(0, 80) : null;
+    return { text: text, buttons: buttons.filter(Boolean), advisor: advisor };
   }
 
   function button(item) {
