@@ -1,9 +1,10 @@
-"""Command line of the web process: serve, contracts import FILE, purge, migrate."""
+"""Command line of the web process: serve, contracts import FILE, purge, migrate, agents."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import sys
 from pathlib import Path
@@ -12,7 +13,8 @@ from aiohttp import web
 
 from bot.clock import utc_now
 from bot.db import make_engine, make_session_factory, migrate
-from bot.services import accounts, contracts
+from bot.opening_hours import OpeningHoursError
+from bot.services import accounts, agents, contracts
 from bot.settings import Settings
 from bot.web.access_log import AccessLogger
 from bot.web.app import create_app, policy_from
@@ -80,6 +82,46 @@ def _migrate(settings: Settings) -> int:
     return 0
 
 
+def _read_password(from_stdin: bool) -> str:
+    """The new password: the first line of stdin, or typed twice without echo."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Password (again): ") != password:
+        raise agents.AgentError("the two passwords differ")
+    return password
+
+
+def _agents(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        if args.action == "create":
+            password = _read_password(args.password_stdin)
+            agents.check_password(password)
+            agent = asyncio.run(
+                _with_session(
+                    settings,
+                    lambda s: agents.create_agent(s, args.login, args.name, password, utc_now()),
+                )
+            )
+            print(f"Agent {agent.login} ({agent.display_name}) created.")
+        elif args.action == "disable":
+            agent = asyncio.run(
+                _with_session(settings, lambda s: agents.disable_agent(s, args.login, utc_now()))
+            )
+            print(f"Agent {agent.login} disabled: it can no longer log in.")
+        else:
+            listed = asyncio.run(_with_session(settings, agents.list_agents))
+            for agent in listed:
+                state = f"disabled {agent.disabled_at:%Y-%m-%d}" if agent.disabled_at else "active"
+                print(f"{agent.login}\t{agent.display_name}\t{state}")
+            if not listed:
+                print('No agent yet: python -m bot agents create LOGIN --name "First Last"')
+    except agents.AgentError as error:
+        print(f"Error: {error}.", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -90,13 +132,30 @@ def main(argv: list[str] | None = None) -> int:
     importer.add_argument("file", type=Path, help="CSV with siren,contract_number,company_name")
     commands.add_parser("purge", help="delete accounts left unactivated for 30 days")
     commands.add_parser("migrate", help="create or upgrade the database schema")
+    agents_parser = commands.add_parser("agents", help="manage the advisors of the agent console")
+    agents_commands = agents_parser.add_subparsers(dest="action", required=True)
+    creator = agents_commands.add_parser("create", help="create an advisor's account")
+    creator.add_argument("login", help="what the advisor types to log in")
+    creator.add_argument("--name", required=True, help='the name users read, e.g. "Claire Martin"')
+    creator.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input instead of a prompt",
+    )
+    agents_commands.add_parser("list", help="list the advisors")
+    disabler = agents_commands.add_parser("disable", help="stop an advisor from logging in")
+    disabler.add_argument("login")
     args = parser.parse_args(argv)
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except OpeningHoursError as error:
+        print(f"Invalid setting: {error}", file=sys.stderr)
+        return 2
     if args.command == "serve":
         _serve(settings)
         return 0
@@ -104,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         return _import(settings, args.file)
     if args.command == "purge":
         return _purge(settings)
+    if args.command == "agents":
+        return _agents(settings, args)
     return _migrate(settings)
 
 

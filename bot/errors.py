@@ -166,3 +166,64 @@ class DocumentAttached(ServiceError):
         "Cette pièce d'identité est déjà rattachée à un espace client : elle ne peut plus "
         "être supprimée."
     )
+
+
+class UnknownHandoffReason(ServiceError):
+    code = "unknown_reason"
+    message = (
+        "Le motif de la mise en relation est inconnu : il doit valoir « user_request », "
+        "« repeated_failures », « service_unavailable » ou « misunderstanding »."
+    )
+
+
+class LoginRequired(ServiceError):
+    """No valid agent session: the console asks the advisor to log in again."""
+
+    status = 401
+    code = "login_required"
+    message = "Votre session a expiré ou vous n'êtes pas connecté : reconnectez-vous à la console."
+
+
+class ForbiddenOrigin(ServiceError):
+    status = 403
+    code = "forbidden_origin"
+    message = (
+        "Cette action doit être faite depuis la console des conseillers : la requête vient "
+        "d'une autre origine et a été refusée."
+    )
+
+
+class NotYourHandoff(ServiceError):
+    status = 403
+    code = "not_your_handoff"
+    message = (
+        "Seul le conseiller qui a pris en charge cette conversation peut y répondre ou la clôturer."
+    )
+
+
+class HandoffConflict(ServiceError):
+    """The handoff's status does not allow the action (taken by someone else, closed…)."""
+
+    status = 409
+    code = "handoff_conflict"
+    message = "Cette action n'est plus possible : la conversation a changé d'état."
+
+
+class AssistantUnavailable(ServiceError):
+    """The Rasa server did not answer, or refused the call."""
+
+    status = 502
+    code = "assistant_unavailable"
+    message = (
+        "L'assistant virtuel ne répond pas : l'action n'a pas été transmise au client. "
+        "Réessayez dans quelques instants."
+    )
+
+
+class TooManyLogins(TooManyAttempts):
+    """Failed logins to the agent console, throttled; shown on the login page."""
+
+    message = (
+        "Trop de tentatives de connexion infructueuses. Par sécurité, réessayez dans "
+        "quelques minutes."
+    )

@@ -11,33 +11,13 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
-from zoneinfo import ZoneInfo
 
 import aiosmtplib
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from bot.french import french_date, french_datetime
+
 log = logging.getLogger(__name__)
-PARIS = ZoneInfo("Europe/Paris")
-MONTHS = (
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-)
-
-
-def french_date(moment: datetime) -> str:
-    """Return '26 décembre 2026' for a moment, in Paris time."""
-    local = moment.astimezone(PARIS)
-    return f"{local.day} {MONTHS[local.month - 1]} {local.year}"
 
 
 @dataclass(frozen=True)
@@ -52,6 +32,23 @@ class ActivationEmail:
     login: str
     link: str
     deadline: datetime
+
+
+@dataclass(frozen=True)
+class HandoffTicketEmail:
+    """What the support cell reads about a handoff asked outside opening hours: the
+    summary as the assistant masked it, and the console link; never a document."""
+
+    to: str
+    reference: str
+    reason: str  # in French
+    created_at: datetime
+    company: str | None
+    done: str
+    blocking: str
+    fields: list[tuple[str, str]]
+    link: str
+    opens_at: datetime | None
 
 
 class Mailer:
@@ -79,6 +76,21 @@ class Mailer:
         message.add_alternative(
             self._templates.get_template("activation.html").render(context), subtype="html"
         )
+        return message
+
+    def handoff_ticket_message(self, email: HandoffTicketEmail, now: datetime) -> EmailMessage:
+        context = {
+            "mail": email,
+            "created": french_datetime(email.created_at),
+            "opens": french_datetime(email.opens_at) if email.opens_at else None,
+        }
+        message = EmailMessage()
+        message["Subject"] = f"Demande de mise en relation hors horaires ({email.reference})"
+        message["From"] = self._sender
+        message["To"] = email.to
+        message["Date"] = format_datetime(now)
+        message["Message-ID"] = make_msgid(domain="espace-client.example")
+        message.set_content(self._templates.get_template("handoff_ticket.txt").render(context))
         return message
 
     async def send(self, message: EmailMessage) -> None:

@@ -6,6 +6,7 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Column,
     Date,
     DateTime,
@@ -167,6 +168,76 @@ class Document:
     data: bytes = Column(LargeBinary, nullable=False)
     created_at: datetime = Column(UtcDateTime(), nullable=False)
     attached_at: datetime | None = Column(UtcDateTime(), nullable=True)
+
+
+@mapper_registry.mapped
+class Agent:
+    """An advisor of the customer-space cell who may log in to the agent console."""
+
+    __tablename__ = "agents"
+    __table_args__ = (UniqueConstraint("login", name="uq_agents_login"),)
+
+    id: int = Column(Integer, primary_key=True)
+    login: str = Column(String(64), nullable=False)
+    display_name: str = Column(String(100), nullable=False)
+    password_hash: str = Column(String(255), nullable=False)  # argon2id, with its parameters
+    created_at: datetime = Column(UtcDateTime(), nullable=False)
+    disabled_at: datetime | None = Column(UtcDateTime(), nullable=True)
+
+
+@mapper_registry.mapped
+class AgentSession:
+    """A console session; only the SHA-256 of the cookie's token is stored."""
+
+    __tablename__ = "agent_sessions"
+
+    id: int = Column(Integer, primary_key=True)
+    token_hash: str = Column(String(64), nullable=False, unique=True)
+    agent_id: int = Column(
+        Integer, ForeignKey("agents.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    created_at: datetime = Column(UtcDateTime(), nullable=False)
+    expires_at: datetime = Column(UtcDateTime(), nullable=False, index=True)
+
+
+@mapper_registry.mapped
+class Handoff:
+    """A conversation handed to a human advisor.
+
+    `status`: `waiting` (in the queue, advisors are on duty), `ticket` (asked outside
+    opening hours, the support cell was e-mailed), `active` (an advisor took it),
+    `closed` (with `outcome` `handed_back` or `closed_by_advisor`). `summary` is what the
+    assistant had gathered, masked by the action before it was sent.
+    """
+
+    __tablename__ = "handoffs"
+    __table_args__ = (
+        UniqueConstraint("reference", name="uq_handoffs_reference"),
+        # Equal to `conversation_id` while the handoff is open, NULL once closed: the
+        # database itself keeps a conversation to one open handoff (NULLs never clash,
+        # on SQLite as on PostgreSQL).
+        UniqueConstraint("open_conversation_id", name="uq_handoffs_open_conversation_id"),
+        Index("ix_handoffs_status_created_at", "status", "created_at"),
+        Index("ix_handoffs_conversation_id", "conversation_id"),
+    )
+
+    id: int = Column(Integer, primary_key=True)
+    reference: str = Column(String(32), nullable=False)
+    conversation_id: str = Column(String(128), nullable=False)
+    open_conversation_id: str | None = Column(String(128), nullable=True)
+    channel: str | None = Column(String(64), nullable=True)
+    reason: str = Column(String(32), nullable=False)
+    status: str = Column(String(16), nullable=False)
+    outcome: str | None = Column(String(32), nullable=True)
+    summary: dict[str, Any] = Column(JSON, nullable=False)
+    created_at: datetime = Column(UtcDateTime(), nullable=False)
+    taken_at: datetime | None = Column(UtcDateTime(), nullable=True)
+    closed_at: datetime | None = Column(UtcDateTime(), nullable=True)
+    agent_id: int | None = Column(
+        Integer, ForeignKey("agents.id", ondelete="SET NULL"), nullable=True
+    )
+
+    agent = relationship("Agent", lazy="joined")
 
 
 # Failed company verifications, resend requests and uploads, counted per key over a sliding

@@ -12,6 +12,7 @@ from pydantic import (
     StrictBool,
     StrictStr,
     ValidationError,
+    conlist,
     constr,
     validator,
 )
@@ -35,6 +36,7 @@ _TYPE_MESSAGES = {
     "value_error.any_str.min_length": "ne doit pas être vide.",
     "value_error.any_str.max_length": "est trop long.",
     "type_error.list": "doit être une liste.",
+    "value_error.list.max_items": "contient trop d'éléments.",
 }
 
 
@@ -247,3 +249,43 @@ class DocumentIn(Strict):
         if value not in (None, "FR"):
             raise ValueError(_ISSUED_IN_FRANCE_ONLY[document_type])
         return "FR"
+
+
+HANDOFF_REASONS = ("user_request", "repeated_failures", "service_unavailable", "misunderstanding")
+
+
+class SummaryFieldIn(Strict):
+    """One piece of information the assistant had gathered, already masked."""
+
+    label: constr(strict=True, min_length=1, max_length=60)  # type: ignore[valid-type]
+    value: constr(strict=True, max_length=200)  # type: ignore[valid-type]
+
+
+class HandoffSummaryIn(Strict):
+    """What the advisor reads first: the company, what is done, what is blocking."""
+
+    company: constr(strict=True, min_length=1, max_length=200) | None = None  # type: ignore[valid-type]
+    done: constr(strict=True, max_length=1000)  # type: ignore[valid-type]
+    blocking: constr(strict=True, max_length=1000)  # type: ignore[valid-type]
+    fields: conlist(SummaryFieldIn, max_items=30) = []  # type: ignore[valid-type]
+
+
+class HandoffIn(Strict):
+    """A conversation the assistant hands to a human advisor."""
+
+    conversation_id: constr(strict=True, min_length=1, max_length=128)  # type: ignore[valid-type]
+    channel: constr(strict=True, min_length=1, max_length=64) | None = None  # type: ignore[valid-type]
+    reason: StrictStr
+    summary: HandoffSummaryIn
+
+    @validator("reason")
+    def _known_reason(cls, value: str) -> str:
+        if value not in HANDOFF_REASONS:
+            raise ValueError("n'est pas un motif connu.")
+        return value
+
+
+class AdvisorReplyIn(Strict):
+    """A message an advisor writes to the user from the console."""
+
+    text: constr(strict=True, min_length=1, max_length=2000)  # type: ignore[valid-type]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bot.crypto import parse_keys
 from bot.documents import DocumentLimits
+from bot.opening_hours import DEFAULT_HOLIDAYS, DEFAULT_HOURS, OpeningHours
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", ROOT / "var"))
@@ -64,6 +65,15 @@ class Settings:
     document_retention: timedelta = timedelta(days=30)
     upload_max_per_window: int = 30
     upload_window: timedelta = timedelta(minutes=15)
+    # Handoff to a human advisor and the agent console.
+    rasa_token: str | None = None
+    rasa_timeout: timedelta = timedelta(seconds=10)
+    support_email: str = "espaces-clients@assureur.example"
+    opening_hours: OpeningHours = field(default_factory=OpeningHours)
+    agent_session_ttl: timedelta = timedelta(hours=12)
+    agent_login_max_failures: int = 5  # per login
+    agent_login_max_failures_per_client: int = 20  # per client address
+    agent_login_window: timedelta = timedelta(minutes=15)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -105,6 +115,12 @@ class Settings:
             ),
             document_retention=timedelta(
                 days=int(env.get("DOCUMENT_RETENTION_DAYS", defaults.document_retention.days))
+            ),
+            rasa_token=env.get("RASA_TOKEN") or None,
+            support_email=env.get("SUPPORT_EMAIL", defaults.support_email),
+            opening_hours=OpeningHours(
+                env.get("ADVISOR_OPENING_HOURS", DEFAULT_HOURS),
+                env.get("ADVISOR_HOLIDAYS", DEFAULT_HOLIDAYS),
             ),
         )
 

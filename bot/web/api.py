@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from aiohttp import web
@@ -19,19 +19,25 @@ from bot.errors import (
     InvalidJson,
     MissingIdempotencyKey,
     PayloadTooLarge,
+    UnknownHandoffReason,
     UnsupportedMediaType,
 )
-from bot.models import Account
+from bot.french import PARIS
+from bot.mailer import HandoffTicketEmail
+from bot.models import Account, Handoff
+from bot.opening_hours import opening_text
 from bot.schemas import (
+    HANDOFF_REASONS,
     DocumentIn,
     EmailCheckIn,
+    HandoffIn,
     RegistrationIn,
     ResendIn,
     VerifyCompanyIn,
     invalid_fields,
     parse,
 )
-from bot.services import accounts, documents
+from bot.services import accounts, documents, handoffs
 from bot.web.forms import FILE_FIELD, file_too_large, read_form
 from bot.web.keys import CIPHER, CLOCK, MAILER, POLICY, SESSIONS, SETTINGS
 from bot.web.middlewares import CLIENT_ID
@@ -211,3 +217,66 @@ async def delete_document(request: web.Request) -> web.Response:
         async with request.app[SESSIONS]() as session:
             await documents.delete_unclaimed(session, reference)
     return web.Response(status=204)
+
+
+# The handoff's status as the assistant knows it.
+_HANDOFF_STATUS = {
+    handoffs.WAITING: "queued",
+    handoffs.TICKET: "ticket",
+    handoffs.ACTIVE: "active",
+}
+
+
+def console_link(request: web.Request, handoff: Handoff) -> str:
+    return f"{request.app[SETTINGS].public_base_url}/agent/handoffs/{handoff.reference}"
+
+
+async def _send_ticket(request: web.Request, handoff: Handoff, opens_at: datetime | None) -> None:
+    """E-mail the support cell about a ticket; a failure is logged, never raised."""
+    mailer, summary = request.app[MAILER], handoffs.summary_of(handoff)
+    mail = HandoffTicketEmail(
+        to=request.app[SETTINGS].support_email,
+        reference=handoff.reference,
+        reason=handoffs.REASONS[handoff.reason],
+        created_at=handoff.created_at,
+        company=summary["company"],
+        done=summary["done"],
+        blocking=summary["blocking"],
+        fields=[(str(f.get("label", "")), str(f.get("value", ""))) for f in summary["fields"]],
+        link=console_link(request, handoff),
+        opens_at=opens_at,
+    )
+    try:
+        await mailer.send(mailer.handoff_ticket_message(mail, request.app[CLOCK]()))
+    except Exception as exc:  # noqa: BLE001  (SMTP and file errors alike)
+        log.error(
+            "ticket e-mail for handoff %s not sent: %s", handoff.reference, type(exc).__name__
+        )
+
+
+async def create_handoff(request: web.Request) -> web.Response:
+    """Queue a conversation for an advisor, or make a ticket outside opening hours."""
+    body = await read_json(request)
+    reason = body.get("reason") if isinstance(body, dict) else None
+    if isinstance(reason, str) and reason.strip() not in HANDOFF_REASONS:
+        raise UnknownHandoffReason()
+    payload = parse(HandoffIn, body)
+    hours, now = request.app[SETTINGS].opening_hours, request.app[CLOCK]()
+    async with request.app[SESSIONS]() as session:
+        opened = await handoffs.open_handoff(
+            session, payload, advisors_open=hours.is_open(now), now=now
+        )
+    handoff = opened.handoff
+    opens_at = hours.next_opening(now) if handoff.status == handoffs.TICKET else None
+    if opened.created and handoff.status == handoffs.TICKET:
+        await _send_ticket(request, handoff, opens_at)
+    return json_response(
+        {
+            "id": handoff.reference,
+            "status": _HANDOFF_STATUS[handoff.status],
+            "position": opened.position,
+            "opens_at": opens_at.astimezone(PARIS).isoformat() if opens_at else None,
+            "opens_at_text": opening_text(opens_at, now) if opens_at else None,
+        },
+        status=201 if opened.created else 200,
+    )

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+import aiohttp
 from aiohttp import web
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -14,10 +15,22 @@ from bot.clock import Clock, utc_now
 from bot.crypto import DocumentCipher, development_key
 from bot.db import make_engine, make_session_factory, migrate
 from bot.mailer import Mailer
-from bot.services import accounts, contracts
+from bot.rasa_client import RasaClient
+from bot.services import accounts, agents, contracts
 from bot.settings import DEFAULT_DEV_TOKEN, Settings
-from bot.web import middlewares
-from bot.web.keys import CIPHER, CLOCK, ENGINE, MAILER, PAGES, POLICY, SESSIONS, SETTINGS
+from bot.web import agent_auth, middlewares
+from bot.web.keys import (
+    CIPHER,
+    CLOCK,
+    ENGINE,
+    LOGIN_POLICY,
+    MAILER,
+    PAGES,
+    POLICY,
+    RASA,
+    SESSIONS,
+    SETTINGS,
+)
 from bot.web.routes import setup_routes
 
 log = logging.getLogger(__name__)
@@ -39,6 +52,15 @@ def policy_from(settings: Settings) -> accounts.Policy:
     )
 
 
+def login_policy_from(settings: Settings) -> agents.LoginPolicy:
+    return agents.LoginPolicy(
+        max_failures_per_login=settings.agent_login_max_failures,
+        max_failures_per_client=settings.agent_login_max_failures_per_client,
+        window=settings.agent_login_window,
+        session_ttl=settings.agent_session_ttl,
+    )
+
+
 def document_cipher(settings: Settings) -> DocumentCipher:
     """The cipher of DOCUMENT_KEYS, or of the local development key file when unset."""
     return DocumentCipher(settings.document_keys or (development_key(settings.document_key_file),))
@@ -50,19 +72,21 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> web.
     # Bodies read whole are JSON, capped at 64 KiB; uploads are streamed with their own
     # cap (`max_upload_bytes`, see bot/web/forms.py).
     app = web.Application(
-        middlewares=[middlewares.errors, middlewares.bearer_auth],
+        middlewares=[middlewares.errors, middlewares.bearer_auth, agent_auth.agent_session],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
     app[CIPHER] = document_cipher(settings)
     app[CLOCK] = clock
     app[POLICY] = policy_from(settings)
+    app[LOGIN_POLICY] = login_policy_from(settings)
     app[MAILER] = Mailer(settings.smtp_url, settings.outbox_dir, settings.mail_from)
     app[PAGES] = Environment(
         loader=PackageLoader("bot", "templates/pages"), autoescape=select_autoescape()
     )
     setup_routes(app)
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_rasa_client)
     app.cleanup_ctx.append(_periodic_purge)
     return app
 
@@ -90,9 +114,20 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await engine.dispose()
 
 
+async def _rasa_client(app: web.Application) -> AsyncIterator[None]:
+    """One HTTP session, with a timeout, for every call of the console to Rasa."""
+    settings = app[SETTINGS]
+    timeout = aiohttp.ClientTimeout(total=settings.rasa_timeout.total_seconds())
+    async with aiohttp.ClientSession(timeout=timeout) as http:
+        app[RASA] = RasaClient(settings.rasa_url, settings.rasa_token, http)
+        yield
+
+
 async def run_purge(app: web.Application) -> int:
     async with app[SESSIONS]() as session:
-        return await accounts.purge(session, policy=app[POLICY], now=app[CLOCK]())
+        purged = await accounts.purge(session, policy=app[POLICY], now=app[CLOCK]())
+        await agents.forget_expired_sessions(session, app[CLOCK]())
+    return purged
 
 
 async def _periodic_purge(app: web.Application) -> AsyncIterator[None]:

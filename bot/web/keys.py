@@ -10,7 +10,9 @@ from sqlalchemy.orm import sessionmaker
 from bot.clock import Clock
 from bot.crypto import DocumentCipher
 from bot.mailer import Mailer
+from bot.rasa_client import RasaClient
 from bot.services.accounts import Policy
+from bot.services.agents import LoginPolicy
 from bot.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -21,3 +23,5 @@ MAILER = web.AppKey("mailer", Mailer)
 POLICY = web.AppKey("policy", Policy)
 PAGES = web.AppKey("pages", Environment)
 CIPHER = web.AppKey("cipher", DocumentCipher)
+RASA = web.AppKey("rasa", RasaClient)
+LOGIN_POLICY = web.AppKey("login_policy", LoginPolicy)

@@ -28,12 +28,23 @@ API_PREFIX = "/api/"
 PUBLIC_API_PATHS = {"/api/v1/openapi.yaml"}
 # POST /uploads is public (the chat widget); reading or deleting an upload is not.
 UPLOADS = "/uploads"
+AGENT_API_PREFIX = "/agent/api/"
 CLIENT_ID = "client_id"
 
 
 def answers_json(path: str) -> bool:
-    """The API and the upload store answer errors in JSON; pages answer in HTML."""
-    return path.startswith(API_PREFIX) or path == UPLOADS or path.startswith(UPLOADS + "/")
+    """The APIs and the upload store answer errors in JSON; pages answer in HTML."""
+    return (
+        path.startswith((API_PREFIX, AGENT_API_PREFIX))
+        or path == UPLOADS
+        or path.startswith(UPLOADS + "/")
+    )
+
+
+def address_key(request: web.Request) -> str:
+    """The client's address as a throttling key, hashed: the database keeps no IP."""
+    address = (request.remote or "").encode()
+    return f"address:{hashlib.sha256(address).hexdigest()[:32]}"
 
 
 def needs_token(path: str) -> bool:

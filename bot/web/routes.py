@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.web import api, pages, uploads
+from bot.web import agent_auth, api, console, pages, uploads
 
 
 def setup_routes(app: web.Application) -> None:
@@ -23,3 +23,17 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/uploads", uploads.create_upload)
     app.router.add_get("/uploads/{token}", uploads.read_upload)
     app.router.add_delete("/uploads/{token}", uploads.delete_upload)
+    app.router.add_post("/api/v1/handoffs", api.create_handoff)
+    # The agent console: pages, then the JSON API behind them.
+    app.router.add_get("/agent/login", agent_auth.login_page)
+    app.router.add_post("/agent/login", agent_auth.log_in)
+    app.router.add_post("/agent/logout", agent_auth.log_out)
+    app.router.add_get("/agent", console.queue_page)
+    app.router.add_get("/agent/console.js", console.console_script)
+    app.router.add_get("/agent/handoffs/{reference}", console.handoff_page)
+    app.router.add_get("/agent/api/queue", console.queue_json)
+    app.router.add_get("/agent/api/handoffs/{reference}", console.handoff_detail_json)
+    app.router.add_post("/agent/api/handoffs/{reference}/take", console.take)
+    app.router.add_post("/agent/api/handoffs/{reference}/reply", console.reply)
+    app.router.add_post("/agent/api/handoffs/{reference}/handback", console.hand_back)
+    app.router.add_post("/agent/api/handoffs/{reference}/close", console.close)

@@ -7,7 +7,6 @@ conversation). Reading and deleting an upload need the API bearer token.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import unicodedata
@@ -20,6 +19,7 @@ from bot.errors import InternalError, InvalidUpload, NotFound
 from bot.services import documents
 from bot.web.forms import file_too_large, read_form
 from bot.web.keys import CIPHER, CLOCK, POLICY, SESSIONS, SETTINGS
+from bot.web.middlewares import address_key
 from bot.web.responses import json_response
 
 log = logging.getLogger(__name__)
@@ -61,18 +61,12 @@ def clean_content_type(declared: str | None) -> str:
     return media_type if _MEDIA_TYPE.fullmatch(media_type) else "application/octet-stream"
 
 
-def _client_key(request: web.Request) -> str:
-    # Hashed: the throttle table keeps no IP address.
-    address = (request.remote or "").encode()
-    return f"address:{hashlib.sha256(address).hexdigest()[:32]}"
-
-
 async def create_upload(request: web.Request) -> web.Response:
     settings, policy, now = request.app[SETTINGS], request.app[POLICY], request.app[CLOCK]()
     async with request.app[SESSIONS]() as session:
         await documents.admit_upload(
             session,
-            _client_key(request),
+            address_key(request),
             limit=policy.upload_max_per_window,
             window=policy.upload_window,
             now=now,

@@ -1,0 +1,180 @@
+"""Client of the Rasa server's HTTP API (`rasa run --enable-api`), for the agent console.
+
+The console reads a conversation's transcript, pauses it while an advisor answers,
+writes the advisor's messages into it (Rasa pushes them to the user's channel, the
+socket.io widget in real time) and hands it back to the assistant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+
+from bot.errors import AssistantUnavailable
+
+log = logging.getLogger(__name__)
+
+HANDBACK_INTENT = "EXTERNAL_advisor_handback"
+# Shown instead of any message that carried a file: never its URL, name or content.
+ATTACHMENT_PLACEHOLDER = "📎 Fichier envoyé (non affiché)"
+_DOCUMENT_COMMAND = "/send_document"
+
+
+@dataclass(frozen=True)
+class TranscriptMessage:
+    """One message of a conversation: `kind` is `user`, `bot` or `advisor`."""
+
+    kind: str
+    text: str
+    timestamp: datetime | None
+    advisor: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "text": self.text,
+            "timestamp": self.timestamp.isoformat() if self.timestamp else None,
+            "advisor": self.advisor,
+        }
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, timezone.utc)
+    return None
+
+
+def _carries_file(event: dict[str, Any]) -> bool:
+    text = event.get("text")
+    metadata = event.get("metadata")
+    return (isinstance(text, str) and text.strip().startswith(_DOCUMENT_COMMAND)) or (
+        isinstance(metadata, dict) and bool(metadata.get("attachments"))
+    )
+
+
+def transcript_from_events(events: list[Any]) -> list[TranscriptMessage]:
+    """The user and bot messages of a tracker's events, files replaced by a placeholder."""
+    messages = []
+    for event in events:
+        if not isinstance(event, dict) or event.get("event") not in ("user", "bot"):
+            continue
+        when = _timestamp(event.get("timestamp"))
+        if event["event"] == "user":
+            if _carries_file(event):
+                messages.append(TranscriptMessage("user", ATTACHMENT_PLACEHOLDER, when))
+            elif isinstance(event.get("text"), str):
+                messages.append(TranscriptMessage("user", event["text"], when))
+            continue
+        text = event.get("text")
+        if not isinstance(text, str) or not text:
+            continue  # a bot event of buttons or images alone, or a custom payload
+        metadata = event.get("metadata")
+        advisor = metadata.get("advisor") if isinstance(metadata, dict) else None
+        if isinstance(advisor, str) and advisor:
+            messages.append(TranscriptMessage("advisor", text, when, advisor))
+        else:
+            messages.append(TranscriptMessage("bot", text, when))
+    return messages
+
+
+class RasaClient:
+    """Calls to one Rasa server through one shared aiohttp session with a timeout.
+
+    Every failure (connection refused, timeout, an error status) is raised as
+    `AssistantUnavailable`, whose French message the console shows as is.
+    """
+
+    def __init__(self, base_url: str, token: str | None, http: aiohttp.ClientSession) -> None:
+        self._base = base_url.rstrip("/")
+        self._token = token
+        self._http = http
+
+    def _url(self, conversation_id: str, action: str) -> str:
+        return f"{self._base}/conversations/{quote(conversation_id, safe='')}/{action}"
+
+    def _params(self, **params: str) -> dict[str, str]:
+        if self._token:
+            params["token"] = self._token
+        return params
+
+    async def _call(self, method: str, url: str, what: str, **kwargs: Any) -> Any:
+        try:
+            async with self._http.request(method, url, **kwargs) as response:
+                if response.status >= 400:
+                    log.warning("Rasa answered %d to %s", response.status, what)
+                    raise AssistantUnavailable()
+                return await response.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
+            log.warning("Rasa unreachable for %s: %s", what, type(error).__name__)
+            raise AssistantUnavailable() from None
+
+    async def transcript(self, conversation_id: str) -> list[TranscriptMessage]:
+        """The messages of the conversation since its last restart.
+
+        Raises:
+            AssistantUnavailable: Rasa did not answer or refused.
+        """
+        state = await self._call(
+            "GET",
+            self._url(conversation_id, "tracker"),
+            "tracker",
+            params=self._params(),
+        )
+        events = state.get("events") if isinstance(state, dict) else None
+        return transcript_from_events(events if isinstance(events, list) else [])
+
+    async def append_events(
+        self, conversation_id: str, events: list[dict[str, Any]], *, side_effects: bool = False
+    ) -> None:
+        """Append events to the tracker; with `side_effects`, bot events are also sent to
+        the user's latest input channel.
+
+        Raises:
+            AssistantUnavailable: Rasa did not answer or refused.
+        """
+        params = (
+            self._params(execute_side_effects="true", output_channel="latest")
+            if side_effects
+            else self._params()
+        )
+        await self._call(
+            "POST",
+            self._url(conversation_id, "tracker/events"),
+            "events",
+            params=params,
+            json=events,
+        )
+
+    async def send_advisor_message(self, conversation_id: str, text: str, advisor: str) -> None:
+        """Send `text` to the user now, recorded as a bot message signed by `advisor`."""
+        await self.append_events(
+            conversation_id,
+            [{"event": "bot", "text": text, "metadata": {"advisor": advisor}}],
+            side_effects=True,
+        )
+
+    async def pause(self, conversation_id: str) -> None:
+        """Stop the assistant from answering the user."""
+        await self.append_events(conversation_id, [{"event": "pause"}])
+
+    async def resume(self, conversation_id: str) -> None:
+        """Let the assistant answer the user again."""
+        await self.append_events(conversation_id, [{"event": "resume"}])
+
+    async def hand_back(self, conversation_id: str) -> None:
+        """Resume the conversation and trigger the assistant's handback intent: it says it
+        is back and goes on with the registration where it stopped."""
+        await self.resume(conversation_id)
+        await self._call(
+            "POST",
+            self._url(conversation_id, "trigger_intent"),
+            "trigger_intent",
+            params=self._params(output_channel="latest"),
+            json={"name": HANDBACK_INTENT},
+        )
