@@ -93,8 +93,8 @@ async def queue_json(request: web.Request) -> web.Response:
             "figures": {
                 "period_days": handoffs.FIGURES_PERIOD.days,
                 "by_outcome": queue.by_outcome,
-                "median_wait_seconds": int(median.total_seconds()) if median else None,
-                "median_wait_text": french_duration(median) if median else None,
+                "median_wait_seconds": int(median.total_seconds()) if median is not None else None,
+                "median_wait_text": french_duration(median) if median is not None else None,
             },
         }
     )

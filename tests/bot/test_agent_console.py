@@ -776,6 +776,15 @@ async def test_logs_carry_no_personal_data(
         assert secret not in caplog.text
 
 
+async def test_a_wait_of_zero_is_a_figure_too(console: Service, browsers: Any) -> None:
+    claire = await advisor(console, browsers, "claire", "Claire Martin")
+    reference = await hand_off(console)
+    assert (await claire.post(f"/agent/api/handoffs/{reference}/take"))[0] == 200
+    _, queue, _ = await claire.get("/agent/api/queue")
+    assert queue["figures"]["median_wait_seconds"] == 0
+    assert queue["figures"]["median_wait_text"] == "0 s"
+
+
 # ---- Command line -------------------------------------------------------------------------
 
 
