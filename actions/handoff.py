@@ -186,7 +186,7 @@ class ActionHandoff(Action):
             )
             return [*done, SlotSet("handoff_status", "unavailable")]
         log.info("handoff %s: %s (%s)", handoff.reference, handoff.status, reason)
-        if handoff.status == "queued":
+        if handoff.status in ("queued", "active"):  # active: an advisor already has it
             dispatcher.utter_message(
                 response="utter_handoff_queued", position_text=queue_position(handoff.position)
             )
@@ -210,7 +210,8 @@ class ActionDeclineHandoff(Action):
             SlotSet("handoff_offered", None),
             SlotSet("handoff_reason", None),
         ]
-        submitted = tracker.get_slot("summary_confirmed") and not tracker.active_loop.get("name")
+        # Only the submission has a confirmed summary behind it: a no keeps its retry.
+        submitted = tracker.get_slot("summary_confirmed")
         if tracker.get_slot("handoff_reason") == "service_unavailable" and submitted:
             dispatcher.utter_message(response="utter_handoff_declined_outage")
             return [*events, SlotSet("registration_status", "unavailable")]
@@ -244,8 +245,9 @@ class ActionFallback(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         if tracker.get_slot("handoff_offered") or misunderstood_in_a_row(tracker) < 2:
+            # Not understood after an offer: the offer lapses rather than wait for a yes.
             dispatcher.utter_message(response="utter_default")
-            return []
+            return [SlotSet("handoff_offered", None)]
         offer = offer_advisor(
             dispatcher, "misunderstanding", response="utter_offer_advisor_after_misunderstanding"
         )

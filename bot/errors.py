@@ -172,7 +172,8 @@ class UnknownHandoffReason(ServiceError):
     code = "unknown_reason"
     message = (
         "Le motif de la mise en relation est inconnu : il doit valoir « user_request », "
-        "« repeated_failures », « service_unavailable » ou « misunderstanding »."
+        "« repeated_failures », « service_unavailable », « misunderstanding » ou "
+        "« registration_refused »."
     )
 
 

@@ -251,7 +251,13 @@ class DocumentIn(Strict):
         return "FR"
 
 
-HANDOFF_REASONS = ("user_request", "repeated_failures", "service_unavailable", "misunderstanding")
+HANDOFF_REASONS = (
+    "user_request",
+    "repeated_failures",
+    "service_unavailable",
+    "misunderstanding",
+    "registration_refused",
+)
 
 
 class SummaryFieldIn(Strict):

@@ -40,6 +40,7 @@ REASONS = {
     "repeated_failures": "Échecs répétés pendant l'inscription",
     "service_unavailable": "Service de création de compte indisponible",
     "misunderstanding": "L'assistant ne comprend pas la demande",
+    "registration_refused": "Création du compte refusée par le service",
 }
 STATUSES = {
     WAITING: "En attente",
