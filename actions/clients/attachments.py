@@ -4,23 +4,42 @@ A user message may carry `metadata.attachments` (see DESIGN.md). Its URLs come f
 the user's side, so they are never trusted: a file is fetched only when its origin
 (scheme, host and port) is on the allow-list, without following redirects, streamed
 with a size cap and a timeout. Each origin can carry its own request headers (the
-bearer token of our own upload store, a provider's credentials).
+bearer token of our own upload store, a provider's credentials), a path the URL must
+stay under, and whether it may redirect to another allow-listed origin.
+
+The messaging channels (channels/) put their providers' media URLs in the metadata;
+their media hosts are allow-listed only when the channel is configured:
+
+- Telegram: `TELEGRAM_API_URL/file/bot<TELEGRAM_TOKEN>/…` only (the token is in the
+  path, so these URLs are never logged);
+- WhatsApp through Twilio: `TWILIO_API_URL/2010-04-01/Accounts/<TWILIO_ACCOUNT_SID>/…`
+  with HTTP basic auth, which answers with a redirect to the media store; only the
+  redirects to `TWILIO_MEDIA_ORIGINS` are followed, without the credentials;
+- Messenger: `MESSENGER_MEDIA_ORIGINS`, by default Facebook's CDN hosts
+  (`https://*.fbcdn.net`, `https://*.fbsbx.com`: a `*.` matches any subdomain).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from urllib.parse import urlsplit
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urljoin, urlsplit
 
 import aiohttp
 
 log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 64 * 1024
+MAX_REDIRECTS = 3
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+TELEGRAM_API_URL = "https://api.telegram.org"
+TWILIO_API_URL = "https://api.twilio.com"
+TWILIO_MEDIA_ORIGINS = "https://media.twiliocdn.com,https://mms.twiliocdn.com"
+MESSENGER_MEDIA_ORIGINS = "https://*.fbcdn.net,https://*.fbsbx.com"
 
 
 class AttachmentRefused(Exception):
@@ -76,10 +95,41 @@ def origin_of(url: str) -> str | None:
 
 
 def _checked_origin(url: str) -> str:
-    origin = origin_of(url)
+    """The origin of a configured URL; `https://*.example.org` keeps its wildcard."""
+    wildcard = "://*." in url
+    origin = origin_of(url.replace("://*.", "://wildcard.", 1) if wildcard else url)
     if origin is None:
         raise ValueError(f"not an http(s) origin: {url!r}")
-    return origin
+    return origin.replace("://wildcard.", "://*.", 1) if wildcard else origin
+
+
+@dataclass(frozen=True)
+class Access:
+    """How one allow-listed origin is fetched.
+
+    `headers` go with each request to this origin only; a URL must have a path under
+    `path_prefix`; with `follow_redirects`, a redirect is followed when it leads to
+    another allow-listed origin (with that origin's own headers, never these).
+    """
+
+    headers: Mapping[str, str] = field(default_factory=dict)
+    path_prefix: str = "/"
+    follow_redirects: bool = False
+
+    def admits(self, url: str) -> bool:
+        path = urlsplit(url).path or "/"
+        segments = unquote(path).split("/")
+        return path.startswith(self.path_prefix) and not {".", ".."} & set(segments)
+
+
+def basic_auth(user: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+def _under(base_url: str, path: str) -> str:
+    """The path of `base_url` (without its trailing slash) followed by `path`."""
+    return urlsplit(base_url).path.rstrip("/") + path
 
 
 NOT_ALLOWED = (
@@ -97,13 +147,16 @@ class AttachmentFetcher:
 
     def __init__(
         self,
-        origins: Mapping[str, Mapping[str, str]],
+        origins: Mapping[str, Mapping[str, str] | Access],
         *,
         max_bytes: int,
         own_store: Iterable[str] = (),
         timeout: float = 20.0,
     ) -> None:
-        self._origins = {_checked_origin(url): dict(headers) for url, headers in origins.items()}
+        self._origins = {
+            _checked_origin(url): access if isinstance(access, Access) else Access(dict(access))
+            for url, access in origins.items()
+        }
         self._own_store = {_checked_origin(url) for url in own_store}
         self._max_bytes = max_bytes
         self._timeout = aiohttp.ClientTimeout(total=timeout)
@@ -122,11 +175,33 @@ class AttachmentFetcher:
         for url in os.environ.get("ATTACHMENT_ORIGINS", "").split(","):
             if url.strip():
                 origins.setdefault(url.strip(), {})
-        return cls(origins, max_bytes=max_bytes, own_store=list(origins)[:2])
+        own_store = list(origins)[:2]
+        return cls(
+            {**origins, **provider_origins(os.environ)},
+            max_bytes=max_bytes,
+            own_store=own_store,
+        )
+
+    def _access(self, url: str) -> Access | None:
+        """The access of the URL's origin, if it is allow-listed and the path fits."""
+        origin = origin_of(url)
+        if origin is None:
+            return None
+        access = self._origins.get(origin)
+        if access is None:
+            scheme, rest = origin.split("://", 1)
+            host, port = rest.rsplit(":", 1)
+            for pattern, candidate in self._origins.items():
+                if not pattern.startswith(f"{scheme}://*.") or not pattern.endswith(f":{port}"):
+                    continue
+                suffix = pattern[len(f"{scheme}://*.") : -len(port) - 1]
+                if host.endswith("." + suffix):
+                    access = candidate
+                    break
+        return access if access is not None and access.admits(url) else None
 
     def allows(self, url: str) -> bool:
-        origin = origin_of(url)
-        return origin is not None and origin in self._origins
+        return self._access(url) is not None
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -144,26 +219,39 @@ class AttachmentFetcher:
         Raises:
             AttachmentRefused: `not_allowed` (never requested), `unreachable`.
         """
-        origin = origin_of(url)
-        if origin is None or origin not in self._origins:
+        access = self._access(url)
+        if access is None:
+            # Never the URL: a provider's may carry a token, a user's anything.
             log.warning("attachment refused: origin not allow-listed")
             raise AttachmentRefused("not_allowed", NOT_ALLOWED)
         try:
-            async with self._http().get(
-                url, headers=self._origins[origin], allow_redirects=False
-            ) as response:
-                if response.status != 200:
-                    log.warning("attachment fetch answered %s", response.status)
-                    raise AttachmentRefused("unreachable", UNREACHABLE)
-                data = bytearray()
-                async for chunk in response.content.iter_chunked(CHUNK_BYTES):
-                    data.extend(chunk)
-                    if len(data) > self._max_bytes:
-                        break  # enough to know it is too large
-                return bytes(data[: self._max_bytes + 1])
+            for _ in range(MAX_REDIRECTS + 1):
+                async with self._http().get(
+                    url, headers=access.headers, allow_redirects=False
+                ) as response:
+                    location = response.headers.get("Location")
+                    if response.status in REDIRECTS and access.follow_redirects and location:
+                        url = urljoin(url, location)
+                        followed = self._access(url)
+                        if followed is None:
+                            log.warning("attachment redirect refused: origin not allow-listed")
+                            raise AttachmentRefused("unreachable", UNREACHABLE)
+                        access = followed
+                        continue
+                    if response.status != 200:
+                        log.warning("attachment fetch answered %s", response.status)
+                        raise AttachmentRefused("unreachable", UNREACHABLE)
+                    data = bytearray()
+                    async for chunk in response.content.iter_chunked(CHUNK_BYTES):
+                        data.extend(chunk)
+                        if len(data) > self._max_bytes:
+                            break  # enough to know it is too large
+                    return bytes(data[: self._max_bytes + 1])
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             log.warning("attachment fetch failed: %s", type(exc).__name__)
             raise AttachmentRefused("unreachable", UNREACHABLE) from None
+        log.warning("attachment fetch failed: too many redirects")
+        raise AttachmentRefused("unreachable", UNREACHABLE)
 
     async def discard(self, url: str) -> None:
         """Delete the file from our own upload store once it has been read; best effort."""
@@ -171,7 +259,32 @@ class AttachmentFetcher:
         if origin is None or origin not in self._own_store:
             return
         try:
-            async with self._http().delete(url, headers=self._origins[origin]):
+            async with self._http().delete(url, headers=self._origins[origin].headers):
                 pass
         except (aiohttp.ClientError, asyncio.TimeoutError):
             log.info("uploaded file not deleted; the purge will remove it")
+
+
+def provider_origins(env: Mapping[str, str]) -> dict[str, Access]:
+    """The media hosts of the messaging channels that are configured in `env`."""
+    origins: dict[str, Access] = {}
+    telegram_token = env.get("TELEGRAM_TOKEN")
+    if telegram_token:
+        api = env.get("TELEGRAM_API_URL") or TELEGRAM_API_URL
+        origins[api] = Access(path_prefix=_under(api, f"/file/bot{telegram_token}/"))
+    sid, auth_token = env.get("TWILIO_ACCOUNT_SID"), env.get("TWILIO_AUTH_TOKEN")
+    if sid and auth_token:
+        api = env.get("TWILIO_API_URL") or TWILIO_API_URL
+        for url in (env.get("TWILIO_MEDIA_ORIGINS") or TWILIO_MEDIA_ORIGINS).split(","):
+            if url.strip():
+                origins[url.strip()] = Access()
+        origins[api] = Access(
+            headers=basic_auth(sid, auth_token),
+            path_prefix=_under(api, f"/2010-04-01/Accounts/{sid}/"),
+            follow_redirects=True,
+        )
+    if env.get("MESSENGER_PAGE_ACCESS_TOKEN"):
+        for url in (env.get("MESSENGER_MEDIA_ORIGINS") or MESSENGER_MEDIA_ORIGINS).split(","):
+            if url.strip():
+                origins[url.strip()] = Access()
+    return origins
