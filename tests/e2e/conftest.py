@@ -7,7 +7,7 @@ import signal
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -28,8 +28,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
 
 
 @contextmanager
-def running_stack(tmp: Path) -> Iterator[dict[str, str]]:
-    """The Procfile's three processes on free ports, keeping their data in `tmp`."""
+def running_stack(
+    tmp: Path, extra_env: Mapping[str, str] | None = None
+) -> Iterator[dict[str, str]]:
+    """The Procfile's three processes on free ports, keeping their data in `tmp`;
+    `extra_env` adds or overrides environment variables (a channel's settings…)."""
     if not MODEL.exists():
         pytest.fail("no trained model: run `make train` first (make test does)")
     ports = {"WEB_PORT": free_port(), "RASA_PORT": free_port(), "ACTIONS_PORT": free_port()}
@@ -49,6 +52,7 @@ def running_stack(tmp: Path) -> Iterator[dict[str, str]]:
         "ACCOUNT_SERVICE_URL": f"http://127.0.0.1:{ports['WEB_PORT']}",
         "ACCOUNT_API_TOKENS": "e2e-token",
         "ACCOUNT_API_TOKEN": "e2e-token",
+        **(extra_env or {}),
     }
     log = (tmp / "honcho.log").open("w")
     process = subprocess.Popen(
