@@ -222,7 +222,11 @@ class TelegramInput(RasaTelegramInput):
             await self.api.method("answerCallbackQuery", {"callback_query_id": query.get("id")})
             await self.api.method(
                 "editMessageReplyMarkup",
-                {"chat_id": sender, "message_id": message.get("message_id"), "reply_markup": {}},
+                {
+                    "chat_id": sender,
+                    "message_id": message.get("message_id"),
+                    "reply_markup": {"inline_keyboard": []},
+                },
             )
             text = str(query.get("data") or "")
             if not text.startswith("/"):  # the option's number (see callback_data)

@@ -182,3 +182,26 @@ async def test_an_advisor_message_reaches_the_app_with_the_advisor_name(
         ) as response:
             assert response.status == 200
     assert user.new_answer() == "Claire Martin\u00a0: Bonjour, je regarde votre dossier."
+
+
+async def test_telegram_start_command_greets(
+    channel_stack: dict[str, str], fake: FakeProviders
+) -> None:
+    """Opening the bot in Telegram sends `/start`: the assistant greets."""
+    async with aiohttp.ClientSession() as http:
+        user = TelegramUser(http, channel_stack["rasa"], fake, "700000010")
+        answer = await user.say("/start")
+    assert "Bonjour" in answer and "espace client" in answer
+
+
+async def test_whatsapp_options_can_be_answered_by_their_title(
+    channel_stack: dict[str, str], fake: FakeProviders
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        user = WhatsAppUser(http, channel_stack["rasa"], fake, "whatsapp:+33600000011")
+        await user.say("bonjour, je voudrais créer mon espace client")
+        answer = await user.say("SIREN 552 100 554, contrat AB123456")
+        assert "1. Oui, c'est bien elle\n2. Non" in answer
+        assert "Répondez par le numéro de votre choix." in answer
+        assert "civilité" in await user.say("oui, c'est bien elle")
+        assert "nom de famille" in await user.say("Madame")
