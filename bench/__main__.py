@@ -41,6 +41,9 @@ def parse(argv: list[str] | None = None) -> BenchConfig:
         help="also time `rasa train` of the project (6–10 min, into var/bench/run)",
     )
     parser.add_argument("--out", type=Path, help="where the report goes (var/bench)")
+    parser.add_argument(
+        "--model", type=Path, help="the project model to serve (models/current.tar.gz)"
+    )
     args = vars(parser.parse_args(argv))
     preset = BenchConfig.quick() if args.pop("quick") else BenchConfig.full()
     return preset.with_changes(**args)

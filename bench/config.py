@@ -39,6 +39,8 @@ class BenchConfig:
     # at once (quicker; those figures then include the competition for the CPU).
     start_together: bool = False
     out: Path = ROOT / "var" / "bench"
+    # The model the project's Rasa server serves (`--model`: compare two models).
+    model: Path = ROOT / "models" / "current.tar.gz"
     # Any load error makes the run fail (quick: the harness check of CI). Otherwise only
     # errors without concurrency (warm-up, one user) do: under load they are a figure.
     strict: bool = False

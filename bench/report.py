@@ -5,6 +5,7 @@ Targets are for a 2-core machine. A missed target is reported, never an error.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 MB = 1_000_000
@@ -135,6 +136,10 @@ def _intro(results: dict[str, Any]) -> list[str]:
         "made in this same run, on this machine. They are measurements, not assertions: "
         "a missed target does not fail the run.",
         "",
+        "Where a turn's time goes (py-spy profiles), what limits each missed target and "
+        "the fixes proposed: `docs/benchmarks.md`; `python -m bench.profile` records new "
+        "profiles.",
+        "",
     ]
 
 
@@ -171,13 +176,15 @@ def _load(results: dict[str, Any]) -> list[str]:
                     _fmt(figures["turns_per_s"], ".1f"),
                     _fmt(figures["registrations_per_min"], ".1f") if name == "project" else "",
                     str(figures["errors"]),
+                    _fmt(figures.get("other_cpu_share"), ".0%"),
+                    _fmt(figures.get("load_average_1min"), ".1f"),
                 ]
             )
     for users, ratios in load["ratios"].items():
         rows.append(
             ["project ÷ floor", users, "", ""]
             + [_fmt(ratios[key], ".2f", "×") for key in ("p50_ms", "p95_ms", "p99_ms")]
-            + [_fmt(ratios["turns_per_s"], ".2f", "×"), "", ""]
+            + [_fmt(ratios["turns_per_s"], ".2f", "×"), "", "", "", ""]
         )
     header = [
         "bot",
@@ -190,6 +197,8 @@ def _load(results: dict[str, Any]) -> list[str]:
         "turns/s",
         "registrations/min",
         "errors",
+        "other CPU",
+        "load avg",
     ]
     uploads = ", ".join(
         f"{users} users {_fmt(level['median']['upload_p50_ms'])} ms"
@@ -202,11 +211,43 @@ def _load(results: dict[str, Any]) -> list[str]:
         "address, starting the next conversation as soon as one ends (no think time). A "
         "registration is 16 turns and one file upload (`POST /uploads`, not counted as a "
         "turn); the floor bot gets as many greetings per conversation. Errors are added up "
-        "over the repeats, the other figures are medians of the repeats.",
+        "over the repeats, the other figures are medians of the repeats. Other CPU: the "
+        "share of the machine's CPU time that processes outside the benchmark took during "
+        "the level; load avg: the 1-minute load average at its end (the processes under "
+        "test count in it).",
         "",
         *_table(header, rows),
         "",
         f"Upload p50: {uploads}.",
+        "",
+        *_errors(load),
+    ]
+
+
+def _errors(load: dict[str, Any]) -> list[str]:
+    """The distinct errors of each level, so that a wrong answer (the bot's behaviour,
+    the same without load) is told apart from a timeout or an HTTP error (the load)."""
+    lines = []
+    for name in ("project", "floor"):
+        for users, level in load[name].items():
+            samples: dict[str, int] = {}
+            for run in level["runs"]:
+                for sample in run.get("error_samples", []):
+                    text = re.sub(r"^\S+: ", "", sample)  # without the conversation's id
+                    samples[text] = samples.get(text, 0) + 1
+            if samples:
+                shown = "; ".join(
+                    f"{text[:240]}{'…' if len(text) > 240 else ''} (×{count})"
+                    for text, count in samples.items()
+                )
+                errors = level["median"]["errors"]
+                lines.append(f"- {name} at {users} users, {errors} error(s), e.g.: {shown}")
+    if not lines:
+        return []
+    return [
+        "Errors (at most 5 samples per run; a conversation stops at its first error):",
+        "",
+        *lines,
         "",
     ]
 
@@ -222,7 +263,10 @@ def _long(results: dict[str, Any]) -> list[str]:
         "One conversation opens the registration, then asks questions the assistant answers "
         "inside the form (why the SIREN, where the contract number is, data protection) "
         f"before asking for the SIREN again; {long['repeats']} conversation(s), median of "
-        "turns t−1, t and t+1.",
+        "turns t−1, t and t+1. The Rasa server's CPU time over these conversations: "
+        f"{_fmt(long.get('rasa_cpu_per_turn_ms'), '.0f', ' ms')} per turn (left out of the "
+        "CPU per turn below); load average at the end: "
+        f"{_fmt((long.get('load_average_at_end') or [None])[0], '.1f')}.",
         "",
         *_table(
             ["turn 5", f"turn {late}", "ratio"],
@@ -251,7 +295,11 @@ def _processes(results: dict[str, Any]) -> list[str]:
             + [_fmt(None if value is None else value / MB, ".0f", " MB") for value in after]
             + [_fmt(cpu.get(name), ".0f", " ms")]
         )
-    repeats = len(dig(results, "cold_start", "runs") or []) // 2
+    runs = dig(results, "cold_start", "runs") or []
+    repeats = len(runs) // 2
+    loads = ", ".join(
+        _fmt(run.get("load_average_1min"), ".1f") for run in runs if "load_average_1min" in run
+    )
     how = (
         "web, actions and rasa started together as honcho does, while the floor bot was "
         "trained and its Rasa server started (so they all compete for the CPU)"
@@ -261,11 +309,12 @@ def _processes(results: dict[str, Any]) -> list[str]:
     return [
         "## Processes",
         "",
-        f"Cold start: spawn to health check OK, {how}; median of {repeats} start(s). "
+        f"Cold start: spawn to health check OK, {how}; median of {repeats} start(s)"
+        f"{f' (load average after each: {loads})' if loads else ''}. "
         "Memory: resident set of the process and its children, from /proc. CPU per turn: "
         "the process's CPU time from the end of the warm-up to the last reading, divided by "
-        "the turns its bot had meanwhile (the web process's includes the uploads and the "
-        "account service's work).",
+        "the turns its bot had meanwhile, the long conversation left out (the web "
+        "process's includes the uploads and the account service's work).",
         "",
         *_table(
             [
@@ -295,7 +344,7 @@ def _models(results: dict[str, Any]) -> list[str]:
     return [
         "## Models",
         "",
-        f"- Project model (`models/current.tar.gz`): "
+        f"- Project model (`{training.get('project_model') or 'models/current.tar.gz'}`): "
         f"{_fmt(None if size is None else size / MB, '.1f', ' MB')}; training time: "
         f"{project_training}.",
         f"- Floor model: {_fmt(None if floor_size is None else floor_size / MB, '.1f', ' MB')},"
@@ -317,6 +366,7 @@ def _soak(results: dict[str, Any]) -> list[str]:
             _fmt(run["p95_ms"]),
             _fmt(run["turns_per_s"], ".1f"),
             str(run["errors"]),
+            _fmt(run.get("load_average_1min"), ".1f"),
         ]
         for run in soak["runs"]
     ]
@@ -326,7 +376,9 @@ def _soak(results: dict[str, Any]) -> list[str]:
         f"Registrations by {soak['users']} concurrent users until the project's Rasa server "
         f"had {dig(results, 'memory', 'turns')} turns in all (every phase counted).",
         "",
-        *_table(["registrations", "turns", "p50 ms", "p95 ms", "turns/s", "errors"], rows),
+        *_table(
+            ["registrations", "turns", "p50 ms", "p95 ms", "turns/s", "errors", "load avg"], rows
+        ),
         "",
     ]
 

@@ -32,12 +32,20 @@ from bench.load import TURNS_PER_CONVERSATION, Floor, Project, RunResult, Target
 from bench.nlu import nlu_report
 from bench.report import evaluate_targets, render
 from bench.service import bench_service
-from bench.stack import PROJECT_MODEL, Process, Stack, floor_process, project_stack, train_floor
+from bench.stack import (
+    Process,
+    Stack,
+    floor_process,
+    project_stack,
+    train_floor,
+    tree_cpu,
+)
 from bench.stack import train_project as train_project_model
 from bench.stats import median, ratio
 
 log = logging.getLogger("bench")
 LATENCY_KEYS = ("p50_ms", "p95_ms", "p99_ms")
+CpuTimes = dict[str, tuple[float | None, int]]
 
 
 class Run:
@@ -52,6 +60,9 @@ class Run:
         self.started = time.monotonic()
         self.cpu_at_start = cpu_seconds()
         self.cpu_mark: dict[str, tuple[float | None, int]] = {}
+        # The long conversation's readings (before, after): another workload, whose
+        # turns cost more and more; left out of the CPU per turn of the registrations.
+        self.cpu_excluded: tuple[CpuTimes, CpuTimes] | None = None
 
     def finish(self) -> None:
         """Duration, and how much CPU other work on the machine took meanwhile."""
@@ -116,9 +127,10 @@ async def measure_stack(current: Run) -> None:
     floor_dir = config.out / "floor"
     results["training"] = {
         "project_s": await train_project_model(current.run_dir) if config.train_project else None,
-        "project_model_bytes": PROJECT_MODEL.stat().st_size,
+        "project_model": str(config.model),
+        "project_model_bytes": config.model.stat().st_size,
     }
-    stack = project_stack(current.run_dir)
+    stack = project_stack(current.run_dir, config.model)
     floor, floor_url = floor_process(current.run_dir, floor_dir / "floor.tar.gz")
     training = asyncio.create_task(train_floor(current.run_dir, floor_dir))
     # No keep-alive for the health checks: servers would wait for those connections to
@@ -132,8 +144,9 @@ async def measure_stack(current: Run) -> None:
             run_id = datetime.now().strftime("%H%M%S")
             project, base = Project(stack.rasa, stack.web, run_id), Floor(floor_url, run_id)
             await warm_up(current, stack, floor, project, base)
-            await conversation_load(current, project, base)
-            await long_conversation(current, project)
+            pids = [p.popen.pid for p in (*stack.processes.values(), floor) if p.popen]
+            await conversation_load(current, project, base, pids)
+            await long_conversation(current, stack, floor, project, base)
             await soak(current, stack, floor, project, base)
             if dead := stack.dead() + ([] if floor.alive else ["floor"]):
                 current.problem(f"processes died during the run: {dead}")
@@ -163,7 +176,8 @@ async def cold_starts(
         for attempt in range(repeats):
             if attempt:
                 stack.stop()
-            runs.append(await stack.start(http, together=together))
+            started = await stack.start(http, together=together)
+            runs.append({**started, "load_average_1min": os.getloadavg()[0]})
         return runs
 
     async def floor_starts() -> list[dict[str, float]]:
@@ -172,7 +186,7 @@ async def cold_starts(
         for attempt in range(repeats):
             if attempt:
                 floor.stop()
-            runs.append({"floor": await floor.start(http)})
+            runs.append({"floor": await floor.start(http), "load_average_1min": os.getloadavg()[0]})
         return runs
 
     if together:
@@ -232,21 +246,53 @@ def cpu_times(
 
 
 def cpu_per_turn(
-    before: dict[str, tuple[float | None, int]], after: dict[str, tuple[float | None, int]]
+    before: CpuTimes, after: CpuTimes, excluded: tuple[CpuTimes, CpuTimes] | None = None
 ) -> dict[str, float | None]:
-    """CPU milliseconds each process spent per turn of its bot between two readings."""
+    """CPU milliseconds each process spent per turn of its bot between two readings,
+    less the CPU time and turns of an `excluded` interval between them."""
     result: dict[str, float | None] = {}
     for name, (cpu_before, turns_before) in before.items():
         cpu_after, turns_after = after[name]
-        if cpu_before is None or cpu_after is None or turns_after == turns_before:
+        cpu_out, turns_out = 0.0, 0
+        if excluded is not None:
+            (cpu_from, turns_from), (cpu_to, turns_to) = excluded[0][name], excluded[1][name]
+            if cpu_from is None or cpu_to is None:
+                cpu_after = None  # the process restarted or died: no figure
+            else:
+                cpu_out, turns_out = cpu_to - cpu_from, turns_to - turns_from
+        turns = turns_after - turns_before - turns_out
+        if cpu_before is None or cpu_after is None or turns <= 0:
             result[name] = None
         else:
-            result[name] = (cpu_after - cpu_before) * 1000 / (turns_after - turns_before)
+            result[name] = (cpu_after - cpu_before - cpu_out) * 1000 / turns
     return result
 
 
-async def conversation_load(current: Run, project: Project, base: Floor) -> None:
-    """Each level on the project then on the floor, every repeat, in one run."""
+def machine_cpu(pids: list[int]) -> tuple[float, float, float]:
+    """Now: the machine's busy CPU seconds, those of the processes under test (with
+    their children) and of this process, and the monotonic clock."""
+    own = os.times()
+    ours = sum(tree_cpu(pid) for pid in pids) + own.user + own.system
+    return cpu_seconds()[0], ours, time.monotonic()
+
+
+def machine_share(before: tuple[float, float, float], pids: list[int]) -> dict[str, float]:
+    """Since `before`: the share of the machine's CPU that other work took, and the load
+    average (1 min, which counts the processes under test too)."""
+    busy_before, ours_before, started = before
+    busy, ours, now = machine_cpu(pids)
+    others = max(0.0, (busy - busy_before) - (ours - ours_before))
+    return {
+        "other_cpu_share": others / (max(now - started, 1e-9) * (os.cpu_count() or 1)),
+        "load_average_1min": os.getloadavg()[0],
+    }
+
+
+async def conversation_load(
+    current: Run, project: Project, base: Floor, stack_pids: list[int]
+) -> None:
+    """Each level on the project then on the floor, every repeat, in one run; with each
+    run, the load average and the share of the CPU other work took meanwhile."""
     config = current.config
     runs: dict[str, dict[int, list[dict[str, Any]]]] = {"project": {}, "floor": {}}
     counters = {"project": current.project_index, "floor": current.floor_index}
@@ -256,11 +302,13 @@ async def conversation_load(current: Run, project: Project, base: Floor) -> None
             for target in targets:
                 log.info("load: %s, %d users, repeat %d", target.name, users, repeat + 1)
                 conversations = config.conversations_at(users)
+                machine_before = machine_cpu(stack_pids)
                 result = await run_users(
                     target, users, conversations, counters[target.name].__next__
                 )
                 current.check_load(f"{target.name} at {users} users", result)
-                runs[target.name].setdefault(users, []).append(result.summary())
+                summary = {**result.summary(), **machine_share(machine_before, stack_pids)}
+                runs[target.name].setdefault(users, []).append(summary)
     current.results["load"] = {
         name: {str(users): summarize(summaries) for users, summaries in levels.items()}
         for name, levels in runs.items()
@@ -293,13 +341,18 @@ def summarize(summaries: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-async def long_conversation(current: Run, project: Project) -> None:
+async def long_conversation(
+    current: Run, stack: Stack, floor: Process, project: Project, base: Floor
+) -> None:
     """Latency around turn 5 and around turn `long_turns` of conversations that last."""
     late = current.config.long_turns
+    before = cpu_times(stack, floor, project, base)
     series = [
         await project.long_conversation(next(current.project_index), late + 1)
         for _ in range(current.config.long_repeats)
     ]
+    after = cpu_times(stack, floor, project, base)
+    current.cpu_excluded = (before, after)
     # Turns t-1, t and t+1: one of each digression of the rotation.
     early_ms = median([s * 1000 for timings in series for s in timings[3:6]])
     late_ms = median([s * 1000 for timings in series for s in timings[late - 2 : late + 1]])
@@ -310,6 +363,8 @@ async def long_conversation(current: Run, project: Project) -> None:
         "late_ms": late_ms,
         "ratio": ratio(late_ms, early_ms),
         "series_ms": [[round(s * 1000, 1) for s in timings] for timings in series],
+        "rasa_cpu_per_turn_ms": cpu_per_turn(before, after).get("rasa"),
+        "load_average_at_end": os.getloadavg(),
     }
 
 
@@ -327,12 +382,12 @@ async def soak(current: Run, stack: Stack, floor: Process, project: Project, bas
             project, config.soak_users, conversations, current.project_index.__next__
         )
         current.check_load("soak", result)
-        results.append(result.summary())
+        results.append({**result.summary(), "load_average_1min": os.getloadavg()[0]})
     current.results["soak"] = {"users": config.soak_users, "runs": results}
     current.results["memory"]["after_soak"] = memory(stack, floor)
     current.results["memory"]["turns"] = project.turns_sent
     current.results["cpu_per_turn_ms"] = cpu_per_turn(
-        current.cpu_mark, cpu_times(stack, floor, project, base)
+        current.cpu_mark, cpu_times(stack, floor, project, base), current.cpu_excluded
     )
 
 

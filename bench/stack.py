@@ -220,7 +220,7 @@ class Stack:
         return [name for name, process in self.processes.items() if not process.alive]
 
 
-def project_stack(run_dir: Path) -> Stack:
+def project_stack(run_dir: Path, model: Path = PROJECT_MODEL) -> Stack:
     """The stack on free ports, keeping its databases, outbox and keys in `run_dir`."""
     ports = {"WEB_PORT": free_port(), "RASA_PORT": free_port(), "ACTIONS_PORT": free_port()}
     web, rasa, actions = (
@@ -233,7 +233,7 @@ def project_stack(run_dir: Path) -> Stack:
     env = {
         **base_env(),
         **{name: str(port) for name, port in ports.items()},
-        "RASA_MODEL": str(PROJECT_MODEL),
+        "RASA_MODEL": str(model),
         "RASA_ENDPOINTS": str(endpoints),
         "VAR_DIR": str(run_dir),
         "DATABASE_URL": f"sqlite:///{run_dir / 'accounts.db'}",
