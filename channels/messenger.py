@@ -33,7 +33,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.core.channels.facebook import FacebookInput
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -131,7 +131,7 @@ class MessengerInput(FacebookInput):
         return "facebook"
 
     @classmethod
-    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> MessengerInput:
         env = os.environ
         return cls(
             setting(credentials, "verify", env, "MESSENGER_VERIFY_TOKEN"),

@@ -29,7 +29,7 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.core.channels.telegram import TelegramInput as RasaTelegramInput
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -126,7 +126,7 @@ class TelegramInput(RasaTelegramInput):
         return "telegram"
 
     @classmethod
-    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> TelegramInput:
         env = os.environ
         return cls(
             setting(credentials, "access_token", env, "TELEGRAM_TOKEN"),
@@ -255,6 +255,8 @@ class TelegramInput(RasaTelegramInput):
         give its path; None when the message carries neither."""
         photos = message.get("photo")
         document = message.get("document")
+        filename: str | None
+        content_type: str | None
         if isinstance(photos, list) and photos:
             largest = photos[-1]  # Telegram lists a photo's sizes from the smallest
             file_id, filename, content_type = largest.get("file_id"), None, "image/jpeg"

@@ -35,7 +35,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import aiohttp
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.core.channels.twilio import TwilioInput as RasaTwilioInput
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -114,7 +114,7 @@ class TwilioInput(RasaTwilioInput):
         return "twilio"
 
     @classmethod
-    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> TwilioInput:
         env = os.environ
         return cls(
             setting(credentials, "account_sid", env, "TWILIO_ACCOUNT_SID"),

@@ -166,8 +166,8 @@ class FakeProviders:
             file_path = self.telegram_files.get(payload["file_id"])
             if file_path is None:
                 return web.json_response({"ok": False, "error_code": 400}, status=400)
-            result = {"file_id": payload["file_id"], "file_path": file_path}
-            return web.json_response({"ok": True, "result": result})
+            found = {"file_id": payload["file_id"], "file_path": file_path}
+            return web.json_response({"ok": True, "result": found})
         result: Any = True
         if method == "sendMessage":
             keyboard = (payload.get("reply_markup") or {}).get("inline_keyboard") or []

@@ -16,7 +16,7 @@ from bot.identifiers import mask_email
 from tests.channels import providers
 from tests.channels.providers import FakeProviders
 from tests.channels.users import ChannelUser, MessengerUser, TelegramUser, WhatsAppUser
-from tests.corpus import build_corpus
+from tests.corpus import Sample, build_corpus
 
 CORPUS = build_corpus()
 PHOTO = CORPUS["jpeg_photo_with_exif"]
@@ -109,9 +109,11 @@ async def play(user: ChannelUser, steps: list[tuple[str, object, str]]) -> None:
         elif how == "press":
             answer = await user.press(str(what))
         elif how == "photo":
-            answer = await user.send_photo(what)  # type: ignore[attr-defined]
+            assert isinstance(what, Sample)
+            answer = await user.send_photo(what)
         else:
-            answer = await user.send_document(what)  # type: ignore[attr-defined]
+            assert isinstance(what, Sample)
+            answer = await user.send_document(what)
         assert expected in answer, f"after {how} {what!r} the bot sent {answer!r}"
 
 

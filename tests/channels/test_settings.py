@@ -40,7 +40,9 @@ def no_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize("channel", [TelegramInput, TwilioInput, MessengerInput])
-def test_a_channel_without_settings_is_disabled(channel: type, no_settings: None) -> None:
+def test_a_channel_without_settings_is_disabled(
+    channel: type[TelegramInput | TwilioInput | MessengerInput], no_settings: None
+) -> None:
     assert channel.from_credentials(None).enabled is False
 
 

@@ -11,7 +11,7 @@ import pytest
 from tests.channels import providers
 from tests.channels.providers import FakeProviders
 from tests.channels.test_registration import PEOPLE, Person, first_steps, play
-from tests.channels.users import MessengerUser, TelegramUser, WhatsAppUser
+from tests.channels.users import ChannelUser, MessengerUser, TelegramUser, WhatsAppUser
 from tests.corpus import build_corpus
 from tests.e2e.chat import reach_document_step, say
 
@@ -42,32 +42,32 @@ async def test_an_unsigned_or_forged_webhook_is_refused(
     forgery: str, channel_stack: dict[str, str], fake: FakeProviders
 ) -> None:
     rasa = channel_stack["rasa"]
+    user: ChannelUser
     async with aiohttp.ClientSession() as http:
         if forgery.startswith("telegram"):
-            user = TelegramUser(http, rasa, fake, "700000100")
+            telegram = user = TelegramUser(http, rasa, fake, "700000100")
             secret = None if "no secret" in forgery else "not-the-secret"
-            status = await user.post(user.message(text=FORGED), secret=secret)
+            status = await telegram.post(telegram.message(text=FORGED), secret=secret)
         elif forgery.startswith("whatsapp"):
-            user = WhatsAppUser(http, rasa, fake, "whatsapp:+33600000100")
-            body = user.message(FORGED)
+            whatsapp = user = WhatsAppUser(http, rasa, fake, "whatsapp:+33600000100")
             if "changed" in forgery:
-                signed = user.message("bonjour")
-                headers = {"X-Twilio-Signature": _twilio_signature(user.url(), signed)}
+                signed = whatsapp.message("bonjour")
+                headers = {"X-Twilio-Signature": _twilio_signature(whatsapp.url(), signed)}
                 async with http.post(
-                    user.url(), data={**signed, "Body": FORGED}, headers=headers
+                    whatsapp.url(), data={**signed, "Body": FORGED}, headers=headers
                 ) as response:
                     status = response.status
             else:
                 token = None if "no signature" in forgery else "another-auth-token"
-                status = await user.post(body, auth_token=token)
+                status = await whatsapp.post(whatsapp.message(FORGED), auth_token=token)
         else:
-            user = MessengerUser(http, rasa, fake, "6000000000000100")
-            body = user.event({"text": FORGED})
+            messenger = user = MessengerUser(http, rasa, fake, "6000000000000100")
+            body = messenger.event({"text": FORGED})
             if "SHA-1" in forgery:
                 status = await _post_with_sha1(http, rasa, body)
             else:
                 secret = None if "no signature" in forgery else "another-app-secret"
-                status = await user.post(body, secret=secret)
+                status = await messenger.post(body, secret=secret)
         assert status == 403
         assert await user_events(http, rasa, user.user) == []
     assert user.received() == []

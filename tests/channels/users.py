@@ -55,6 +55,18 @@ class ChannelUser:
     async def post(self, body: Any) -> int:
         raise NotImplementedError
 
+    async def say(self, text: str) -> str:
+        raise NotImplementedError
+
+    async def press(self, title: str) -> str:
+        raise NotImplementedError
+
+    async def send_photo(self, sample: Sample) -> str:
+        raise NotImplementedError
+
+    async def send_document(self, sample: Sample) -> str:
+        raise NotImplementedError
+
     async def turn(self, body: Any) -> str:
         status = await self.post(body)
         assert status == 200, status
