@@ -10,7 +10,7 @@ import pytest
 
 from tests.channels import providers
 from tests.channels.providers import FakeProviders
-from tests.channels.test_registration import PEOPLE, Person, first_steps, play
+from tests.channels.test_registration import PEOPLE, USERS, Person, first_steps, play
 from tests.channels.users import ChannelUser, MessengerUser, TelegramUser, WhatsAppUser
 from tests.corpus import build_corpus
 from tests.e2e.chat import reach_document_step, say
@@ -183,3 +183,5 @@ def test_the_logs_carry_no_secret_and_no_personal_data(channel_stack: dict[str, 
     for person in PEOPLE.values():
         for value in (person.last_name, person.email, person.mobile):
             assert value not in log, f"{value!r} is in the logs"
+    for _, user_id in USERS.values():  # a WhatsApp conversation is named by a phone number
+        assert user_id not in log, f"{user_id!r} is in the logs"
