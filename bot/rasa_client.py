@@ -24,6 +24,8 @@ HANDBACK_INTENT = "EXTERNAL_advisor_handback"
 # Shown instead of any message that carried a file: never its URL, name or content.
 ATTACHMENT_PLACEHOLDER = "📎 Fichier envoyé (non affiché)"
 _DOCUMENT_COMMAND = "/send_document"
+# The text of a user event that Rasa's trigger_intent created, as "EXTERNAL: <intent>".
+EXTERNAL_PREFIX = "EXTERNAL: "
 
 
 @dataclass(frozen=True)
@@ -58,19 +60,41 @@ def _carries_file(event: dict[str, Any]) -> bool:
     )
 
 
+def _button_titles(event: dict[str, Any]) -> dict[str, str]:
+    """The payloads of a bot message's buttons, with the titles the user saw."""
+    data = event.get("data")
+    buttons = data.get("buttons") if isinstance(data, dict) else None
+    return {
+        button["payload"]: button["title"]
+        for button in buttons or []
+        if isinstance(button, dict)
+        and isinstance(button.get("payload"), str)
+        and isinstance(button.get("title"), str)
+    }
+
+
 def transcript_from_events(events: list[Any]) -> list[TranscriptMessage]:
-    """The user and bot messages of a tracker's events, files replaced by a placeholder."""
+    """The user and bot messages of a tracker's events, files replaced by a placeholder,
+    a button shown by its title, the console's own external intents left out."""
     messages = []
+    offered: dict[str, str] = {}
     for event in events:
         if not isinstance(event, dict) or event.get("event") not in ("user", "bot"):
             continue
         when = _timestamp(event.get("timestamp"))
         if event["event"] == "user":
+            text = event.get("text")
             if _carries_file(event):
                 messages.append(TranscriptMessage("user", ATTACHMENT_PLACEHOLDER, when))
-            elif isinstance(event.get("text"), str):
-                messages.append(TranscriptMessage("user", event["text"], when))
+            elif isinstance(text, str) and text.startswith(EXTERNAL_PREFIX):
+                continue
+            elif isinstance(text, str) and text in offered:
+                messages.append(TranscriptMessage("user", f"🔘 {offered[text]}", when))
+            elif isinstance(text, str):
+                messages.append(TranscriptMessage("user", text, when))
+            offered = {}  # buttons answer the message right before
             continue
+        offered = _button_titles(event) or offered
         text = event.get("text")
         if not isinstance(text, str) or not text:
             continue  # a bot event of buttons or images alone, or a custom payload

@@ -580,6 +580,27 @@ async def test_the_transcript_never_shows_a_file(
     assert read.path == "/conversations/conv-1/tracker" and read.query == {"token": RASA_TOKEN}
 
 
+async def test_the_transcript_shows_buttons_by_their_title_and_hides_the_handback(
+    console: Service, browsers: Any, rasa: FakeRasa
+) -> None:
+    claire = await advisor(console, browsers, "claire", "Claire Martin")
+    reference = await hand_off(console)
+    offer = {"payload": "/affirm", "title": "Oui, parler à un conseiller"}
+    rasa.events["conv-1"] = [
+        {"event": "bot", "text": "Le souhaitez-vous ?", "data": {"buttons": [offer]}},
+        {"event": "user", "text": "/affirm"},
+        {"event": "user", "text": "/affirm"},  # typed: no button offered right before
+        {"event": "user", "text": "EXTERNAL: EXTERNAL_advisor_handback"},
+    ]
+    status, body, _ = await claire.get(f"/agent/api/handoffs/{reference}")
+    assert status == 200
+    assert [(m["kind"], m["text"]) for m in body["transcript"]] == [
+        ("bot", "Le souhaitez-vous ?"),
+        ("user", "🔘 Oui, parler à un conseiller"),
+        ("user", "/affirm"),
+    ]
+
+
 async def test_rasa_being_down_is_said_on_the_page(
     console: Service, browsers: Any, rasa: FakeRasa
 ) -> None:
