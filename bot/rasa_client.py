@@ -24,6 +24,7 @@ HANDBACK_INTENT = "EXTERNAL_advisor_handback"
 # Shown instead of any message that carried a file: never its URL, name or content.
 ATTACHMENT_PLACEHOLDER = "📎 Fichier envoyé (non affiché)"
 _DOCUMENT_COMMAND = "/send_document"
+RESUME_EVENTS = [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
 # The text of a user event that Rasa's trigger_intent created, as "EXTERNAL: <intent>".
 EXTERNAL_PREFIX = "EXTERNAL: "
 
@@ -188,8 +189,13 @@ class RasaClient:
         await self.append_events(conversation_id, [{"event": "pause"}])
 
     async def resume(self, conversation_id: str) -> None:
-        """Let the assistant answer the user again."""
-        await self.append_events(conversation_id, [{"event": "resume"}])
+        """Let the assistant answer the user again.
+
+        A paused conversation ends on the action that paused it, with the user's messages
+        to the advisor after it; the assistant listens again from here, so that the next
+        message (or the handback intent) is predicted as an answer to a listening bot.
+        """
+        await self.append_events(conversation_id, RESUME_EVENTS)
 
     async def hand_back(self, conversation_id: str) -> None:
         """Resume the conversation and trigger the assistant's handback intent: it says it

@@ -29,6 +29,7 @@ from sqlalchemy import select
 from bot.__main__ import main
 from bot.french import PARIS
 from bot.models import AgentSession, Handoff
+from bot.rasa_client import RESUME_EVENTS
 from bot.services import agents
 from bot.settings import Settings
 from bot.web.app import create_app
@@ -720,7 +721,7 @@ async def test_handing_back_resumes_and_triggers_the_assistant(
         "Claire Martin vous remet en relation avec l'assistant virtuel."
     )
     assert farewell.query == LIVE
-    assert (resume.body, resume.query) == ([{"event": "resume"}], {"token": RASA_TOKEN})
+    assert (resume.body, resume.query) == (RESUME_EVENTS, {"token": RASA_TOKEN})
     assert trigger.path == "/conversations/conv-1/trigger_intent"
     assert trigger.body == {"name": "EXTERNAL_advisor_handback"}
     assert trigger.query == {"output_channel": "latest", "token": RASA_TOKEN}
@@ -743,7 +744,7 @@ async def test_closing_resumes_without_the_assistant_speaking(
     assert status == 200
     assert body["handoff"]["outcome"] == "closed_by_advisor"
     _, resume = rasa.said("conv-1")
-    assert resume.body == [{"event": "resume"}]
+    assert resume.body == RESUME_EVENTS
     assert not any(c.path.endswith("trigger_intent") for c in rasa.calls)
     assert (await row(console, reference)).outcome == "closed_by_advisor"
 

@@ -52,6 +52,9 @@ def running_stack(
         "ACCOUNT_SERVICE_URL": f"http://127.0.0.1:{ports['WEB_PORT']}",
         "ACCOUNT_API_TOKENS": "e2e-token",
         "ACCOUNT_API_TOKEN": "e2e-token",
+        # Advisors are always there, so that a handoff is queued whatever the time.
+        "ADVISOR_OPENING_HOURS": "mon-sun 00:00-24:00",
+        "ADVISOR_HOLIDAYS": "none",
         **(extra_env or {}),
     }
     log = (tmp / "honcho.log").open("w")
