@@ -38,6 +38,13 @@ DIGRESSIONS = frozenset(
 # Answers to a yes-or-no question; while an advisor is offered, they answer the offer.
 YES_NO = frozenset({"affirm", "deny"})
 MAX_FAILURES = 3
+# Questions answered with a document, a country or a yes: a name or a job title read in
+# such an answer ("France" taken for a first name) is not one, unless the field is named.
+NOT_A_PERSON_QUESTION = frozenset(
+    {"id_document_type", "id_document_country", "id_document", "cgu_accepted"}
+)
+# Slots that the NLU fills from any message, and that such a misreading would overwrite.
+PERSON_WORDS = ("first_name", "last_name", "job_title")
 _LEAD_IN = re.compile(
     r"^(?:(?:c'est|c’est|je m'appelle|je m’appelle|je suis|mon nom est|mon prénom est|"
     r"nom|prénom|moi c'est|il s'agit de)\s*:?\s+)",
@@ -141,6 +148,26 @@ class BaseFormValidation(FormValidationAction, ABC):
             if before_message and event.get("event") == "slot" and event.get("name") == slot:
                 return event.get("value")
         return None
+
+    def misread(self, slot: str, tracker: Tracker) -> bool:
+        """`slot` (a name or a job title) was filled from a word of a message that does not
+        give it: the answer to a document question that does not name the field, or one
+        word read both as a name and as a job title ("Charlotte")."""
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if tracker.get_slot("requested_slot") == slot or intent in ("correct", "change_field"):
+            return False
+        if self.entity(tracker, "field") == slot:
+            return False
+        if tracker.get_slot("requested_slot") in NOT_A_PERSON_QUESTION:
+            return True
+        value = self.entity(tracker, slot)
+        if value is None:
+            return False
+        asked = tracker.get_slot("requested_slot")
+        whole_answer = (tracker.latest_message.get("text") or "").strip().casefold()
+        return (asked in PERSON_WORDS and value.strip().casefold() == whole_answer) or any(
+            other != slot and self.entity(tracker, other) == value for other in PERSON_WORDS
+        )
 
     @staticmethod
     def entity(tracker: Tracker, name: str) -> str | None:

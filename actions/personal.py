@@ -64,6 +64,8 @@ class PersonalDetailsValidation(BaseFormValidation):
     ) -> dict[str, Any]:
         if value is None:
             return {slot: None}
+        if self.misread(slot, tracker):
+            return {slot: self.previous_value(tracker, slot)}
         try:
             return self.accept(slot, tidy_name(identifiers.to_name(str(value))), tracker)
         except ValueError as problem:

@@ -27,6 +27,8 @@ class ProfessionalDetailsValidation(BaseFormValidation):
         """A few words with letters, at most 100 characters."""
         if value is None:
             return {"job_title": None}
+        if self.misread("job_title", tracker):
+            return {"job_title": self.previous_value(tracker, "job_title")}
         title = " ".join(str(value).split())
         if len(title) > 100 or sum(ch.isalpha() for ch in title) < 2:
             return self.refuse(

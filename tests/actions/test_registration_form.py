@@ -345,3 +345,45 @@ async def test_a_phone_given_for_another_field_goes_to_that_field(domain: dict) 
     )
     assert slots["mobile_phone"] == "+33781223344"
     assert "job_title" not in slots
+
+
+# A word misread as a name or a job title does not overwrite one.
+
+
+async def test_a_country_read_as_a_first_name_keeps_the_first_name(domain: dict) -> None:
+    slots, _ = await validate(
+        domain,
+        slot("first_name", "Paul"),
+        slot("id_document_type", "passport"),
+        asked("id_document_country"),
+        user("France", entities={"first_name": "France"}),
+        slot("first_name", "France"),
+    )
+    assert slots["first_name"] == "Paul"
+    assert slots["id_document_country"] == "FR"
+
+
+async def test_a_first_name_also_read_as_a_job_title_is_only_a_first_name(domain: dict) -> None:
+    slots, _ = await validate(
+        domain,
+        asked("first_name"),
+        user("Charlotte", entities={"first_name": "Charlotte", "job_title": "Charlotte"}),
+        slot("first_name", "Charlotte"),
+        slot("job_title", "Charlotte"),
+    )
+    assert slots["first_name"] == "Charlotte"
+    assert slots["job_title"] is None
+
+
+async def test_a_job_title_given_with_other_answers_is_kept(domain: dict) -> None:
+    slots, _ = await validate(
+        domain,
+        asked("mobile_phone"),
+        user(
+            "je suis gérant de la SARL, mon portable est le 06 45 78 12 33",
+            entities={"job_title": "gérant", "phone": "06 45 78 12 33"},
+        ),
+        slot("job_title", "gérant"),
+    )
+    assert slots["job_title"] == "Gérant"
+    assert slots["mobile_phone"] == "+33645781233"
