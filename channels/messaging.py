@@ -24,12 +24,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import aiohttp
 from rasa.shared.core.events import BotUttered, UserUttered
-from sanic import Sanic
+from sanic import Blueprint, Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +40,40 @@ TIMEOUT = aiohttp.ClientTimeout(total=15)
 NUMBER = re.compile(r"\s*(\d{1,2})\s*[.)]?\s*")
 # French typography: a no-break space before the colon.
 ADVISOR_PREFIX = "{advisor}\u00a0: {text}"
+
+
+def webhook_blueprint(
+    name: str, enabled: bool, missing: str, close: Callable[[], Awaitable[None]]
+) -> Blueprint:
+    """What every channel's webhook blueprint has: one line at start-up when the channel
+    is not configured (`missing` names what it lacks), its API session closed at stop,
+    and `GET /` telling whether it is enabled. The channel adds its webhook routes."""
+    webhook = Blueprint(name, __name__)
+
+    @webhook.listener("after_server_start")
+    async def announce(app: Any, _: Any) -> None:
+        if not enabled:
+            logger.info("%s", missing)
+
+    @webhook.listener("after_server_stop")
+    async def stop(app: Any, _: Any) -> None:
+        await close()
+
+    @webhook.route("/", methods=["GET"])
+    async def health(_: Request) -> HTTPResponse:
+        return response.json({"status": "ok" if enabled else "disabled"})
+
+    return webhook
+
+
+def not_configured() -> HTTPResponse:
+    return response.text("not configured", status=404)
+
+
+def refused(what: str, why: str) -> HTTPResponse:
+    """403 for a request whose signature or token is wrong, logged without its content."""
+    logger.warning("%s refused: %s", what, why)
+    return response.text("forbidden", status=403)
 
 
 def setting(

@@ -45,8 +45,11 @@ from channels.messaging import (
     attachment,
     chosen_payload,
     chunks,
+    not_configured,
     offered_buttons,
+    refused,
     setting,
+    webhook_blueprint,
     with_advisor,
 )
 
@@ -163,43 +166,31 @@ class MessengerInput(FacebookInput):
         return hmac.compare_digest(given.encode(), f"sha256={expected}".encode())
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        webhook = Blueprint("fb_webhook", __name__)
-
-        @webhook.listener("after_server_start")
-        async def announce(app: Any, _: Any) -> None:
-            if not self.enabled:
-                logger.info(
-                    "Messenger channel not configured (MESSENGER_VERIFY_TOKEN, "
-                    "MESSENGER_APP_SECRET, MESSENGER_PAGE_ACCESS_TOKEN)"
-                )
-
-        @webhook.listener("after_server_stop")
-        async def close(app: Any, _: Any) -> None:
-            await self.api.close()
-
-        @webhook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok" if self.enabled else "disabled"})
+        webhook = webhook_blueprint(
+            "fb_webhook",
+            self.enabled,
+            "Messenger channel not configured (MESSENGER_VERIFY_TOKEN, "
+            "MESSENGER_APP_SECRET, MESSENGER_PAGE_ACCESS_TOKEN)",
+            self.api.close,
+        )
 
         @webhook.route("/webhook", methods=["GET"])
         async def subscribe(request: Request) -> HTTPResponse:
             if not self.enabled:
-                return response.text("not configured", status=404)
+                return not_configured()
             token = request.args.get("hub.verify_token") or ""
             if request.args.get("hub.mode") == "subscribe" and hmac.compare_digest(
                 token.encode(), self.fb_verify.encode()
             ):
                 return response.text(request.args.get("hub.challenge") or "")
-            logger.warning("Messenger subscription refused: wrong verify token")
-            return response.text("forbidden", status=403)
+            return refused("Messenger subscription", "wrong verify token")
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             if not self.enabled:
-                return response.text("not configured", status=404)
+                return not_configured()
             if not self.signed(request):
-                logger.warning("Messenger webhook refused: missing or wrong signature")
-                return response.text("forbidden", status=403)
+                return refused("Messenger webhook", "missing or wrong signature")
             body = request.json if isinstance(request.json, dict) else {}
             for entry in body.get("entry") or []:
                 for event in (entry or {}).get("messaging") or []:

@@ -41,8 +41,11 @@ from channels.messaging import (
     attachment,
     chosen_payload,
     chunks,
+    not_configured,
     offered_buttons,
+    refused,
     setting,
+    webhook_blueprint,
     with_advisor,
 )
 
@@ -160,16 +163,16 @@ class TelegramInput(RasaTelegramInput):
         )
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        webhook = Blueprint("telegram_webhook", __name__)
+        webhook = webhook_blueprint(
+            "telegram_webhook",
+            self.enabled,
+            "Telegram channel not configured (TELEGRAM_TOKEN, TELEGRAM_SECRET_TOKEN)",
+            self.api.close,
+        )
 
         @webhook.listener("after_server_start")
         async def register_webhook(app: Any, _: Any) -> None:
-            if not self.enabled:
-                logger.info(
-                    "Telegram channel not configured (TELEGRAM_TOKEN, TELEGRAM_SECRET_TOKEN)"
-                )
-                return
-            if self.webhook_url:
+            if self.enabled and self.webhook_url:
                 done = await self.api.method(
                     "setWebhook",
                     {
@@ -180,21 +183,12 @@ class TelegramInput(RasaTelegramInput):
                 )
                 logger.info("Telegram webhook %s", "registered" if done else "NOT registered")
 
-        @webhook.listener("after_server_stop")
-        async def close(app: Any, _: Any) -> None:
-            await self.api.close()
-
-        @webhook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok" if self.enabled else "disabled"})
-
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             if not self.enabled:
-                return response.text("not configured", status=404)
+                return not_configured()
             if not self.signed(request):
-                logger.warning("Telegram webhook refused: missing or wrong secret token")
-                return response.text("forbidden", status=403)
+                return refused("Telegram webhook", "missing or wrong secret token")
             update = request.json if isinstance(request.json, dict) else {}
             await self.handle(request, update, on_new_message)
             return response.text("success")

@@ -48,9 +48,12 @@ from channels.messaging import (
     attachment,
     chosen_payload,
     chunks,
+    not_configured,
     numbered,
     offered_buttons,
+    refused,
     setting,
+    webhook_blueprint,
     with_advisor,
 )
 
@@ -153,36 +156,25 @@ class TwilioInput(RasaTwilioInput):
         return bool(RequestValidator(self.auth_token).validate(url, params, signature))
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        webhook = Blueprint("twilio_webhook", __name__)
-
-        @webhook.listener("after_server_start")
-        async def announce(app: Any, _: Any) -> None:
-            if not self.enabled:
-                logger.info(
-                    "WhatsApp channel not configured "
-                    "(TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_WHATSAPP_NUMBER)"
-                )
-
-        @webhook.listener("after_server_stop")
-        async def close(app: Any, _: Any) -> None:
-            await self.messages.close()
-
-        @webhook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok" if self.enabled else "disabled"})
+        webhook = webhook_blueprint(
+            "twilio_webhook",
+            self.enabled,
+            "WhatsApp channel not configured "
+            "(TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_WHATSAPP_NUMBER)",
+            self.messages.close,
+        )
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             if not self.enabled:
-                return response.text("not configured", status=404)
+                return not_configured()
             # Twilio signs every parameter, empty ones too (`Body=` with a photo), which
             # Sanic's `request.form` drops.
             params = dict(
                 parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True)
             )
             if not self.signed(request, params):
-                logger.warning("Twilio webhook refused: missing or wrong signature")
-                return response.text("forbidden", status=403)
+                return refused("Twilio webhook", "missing or wrong signature")
             await self.handle(request, params, on_new_message)
             return response.text(EMPTY_TWIML, content_type="text/xml")
 
