@@ -132,13 +132,19 @@ async def _answer(request: web.Request, reference: str) -> web.Response:
     return json_response({"handoff": handoff_json(handoff, agent, now)})
 
 
-async def take(request: web.Request) -> web.Response:
+async def _change(request: web.Request, change: Any) -> web.Response:
+    """Take, hand back or close the handoff of the URL as the agent logged in; the
+    handoff as it now stands."""
     reference = request.match_info["reference"]
     async with request.app[SESSIONS]() as session:
-        await handoffs.take_conversation(
+        await change(
             session, request.app[RASA], reference, current_agent(request), request.app[CLOCK]()
         )
     return await _answer(request, reference)
+
+
+async def take(request: web.Request) -> web.Response:
+    return await _change(request, handoffs.take_conversation)
 
 
 async def reply(request: web.Request) -> web.Response:
@@ -152,18 +158,8 @@ async def reply(request: web.Request) -> web.Response:
 
 
 async def hand_back(request: web.Request) -> web.Response:
-    reference = request.match_info["reference"]
-    async with request.app[SESSIONS]() as session:
-        await handoffs.hand_back(
-            session, request.app[RASA], reference, current_agent(request), request.app[CLOCK]()
-        )
-    return await _answer(request, reference)
+    return await _change(request, handoffs.hand_back)
 
 
 async def close(request: web.Request) -> web.Response:
-    reference = request.match_info["reference"]
-    async with request.app[SESSIONS]() as session:
-        await handoffs.close_conversation(
-            session, request.app[RASA], reference, current_agent(request), request.app[CLOCK]()
-        )
-    return await _answer(request, reference)
+    return await _change(request, handoffs.close_conversation)
