@@ -82,3 +82,13 @@ async def live_client(service: Service) -> AsyncIterator[AccountServiceClient]:
     yield client
     client_module._client = previous
     await client.close()
+
+
+@pytest.fixture
+async def unreachable_client() -> AsyncIterator[AccountServiceClient]:
+    """The actions' client pointed at a closed port: every call fails after its retries."""
+    client = AccountServiceClient("http://127.0.0.1:9", "token", timeout=0.5, retries=1, backoff=0)
+    previous, client_module._client = client_module._client, client
+    yield client
+    client_module._client = previous
+    await client.close()

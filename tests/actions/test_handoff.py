@@ -8,7 +8,6 @@ import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.account import ActionSubmitRegistration
-from actions.clients import account_service as client_module
 from actions.clients.account_service import AccountServiceClient
 from actions.handoff import (
     ActionAdvisorHandback,
@@ -121,20 +120,16 @@ async def test_third_failure_offers_an_advisor(domain: dict) -> None:
     assert (slots["handoff_offered"], slots["handoff_reason"]) == (True, "repeated_failures")
 
 
-async def test_contract_check_with_the_service_down_offers_an_advisor(domain: dict) -> None:
-    down = AccountServiceClient("http://127.0.0.1:9", "token", timeout=0.5, retries=1, backoff=0)
-    previous, client_module._client = client_module._client, down
-    try:
-        slots, messages = await validate(
-            domain,
-            slot("siren", "552100554"),
-            slot("requested_slot", "contract_number"),
-            user("AB123456", entities={"contract_number": "AB123456"}),
-            slot("contract_number", "AB123456"),
-        )
-    finally:
-        client_module._client = previous
-        await down.close()
+async def test_contract_check_with_the_service_down_offers_an_advisor(
+    domain: dict, unreachable_client: AccountServiceClient
+) -> None:
+    slots, messages = await validate(
+        domain,
+        slot("siren", "552100554"),
+        slot("requested_slot", "contract_number"),
+        user("AB123456", entities={"contract_number": "AB123456"}),
+        slot("contract_number", "AB123456"),
+    )
     assert slots["contract_number"] is None
     assert "siren" not in slots  # the SIREN given is kept
     assert "indisponible" in messages[0]
@@ -175,17 +170,13 @@ async def test_misunderstandings_apart_do_not_offer(domain: dict) -> None:
 # The outage at submission.
 
 
-async def test_a_failed_retry_at_submission_offers_an_advisor(domain: dict) -> None:
-    down = AccountServiceClient("http://127.0.0.1:9", "token", timeout=0.5, retries=0, backoff=0)
-    previous, client_module._client = client_module._client, down
-    try:
-        first, first_said = await run(ActionSubmitRegistration(), domain, *answered())
-        retry, retry_said = await run(
-            ActionSubmitRegistration(), domain, *answered(), *first, user("oui", "affirm")
-        )
-    finally:
-        client_module._client = previous
-        await down.close()
+async def test_a_failed_retry_at_submission_offers_an_advisor(
+    domain: dict, unreachable_client: AccountServiceClient
+) -> None:
+    first, first_said = await run(ActionSubmitRegistration(), domain, *answered())
+    retry, retry_said = await run(
+        ActionSubmitRegistration(), domain, *answered(), *first, user("oui", "affirm")
+    )
     assert first_said == ["utter_service_unavailable"]
     assert slot_events(first)["registration_status"] == "unavailable"
     assert retry_said == ["utter_offer_advisor_after_outage"]
@@ -245,16 +236,12 @@ async def test_handback_inside_the_form_says_the_assistant_is_back(domain: dict)
     assert slot_events(events) == {"handoff_status": None}
 
 
-async def test_handoff_with_the_service_down_gives_the_support_address(domain: dict) -> None:
-    down = AccountServiceClient("http://127.0.0.1:9", "token", timeout=0.5, retries=0, backoff=0)
-    previous, client_module._client = client_module._client, down
-    try:
-        events, messages = await run(
-            ActionHandoff(), domain, slot("handoff_offered", True), user("oui", "affirm")
-        )
-    finally:
-        client_module._client = previous
-        await down.close()
+async def test_handoff_with_the_service_down_gives_the_support_address(
+    domain: dict, unreachable_client: AccountServiceClient
+) -> None:
+    events, messages = await run(
+        ActionHandoff(), domain, slot("handoff_offered", True), user("oui", "affirm")
+    )
     assert messages == ["utter_handoff_unavailable"]
     assert slot_events(events) == {"handoff_offered": None, "handoff_status": "unavailable"}
     assert not any(event["event"] == "pause" for event in events)
