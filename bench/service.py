@@ -28,6 +28,7 @@ from bench.config import ROOT, BenchConfig
 from bench.people import person
 from bench.stack import API_TOKEN, Process, base_env, free_port, procfile_commands
 from bench.stats import median
+from bot.db import run_outside_transaction
 from tests.corpus import build_corpus
 
 ACTIVATION_LINK = re.compile(r"/activate/([A-Za-z0-9_-]+)")
@@ -246,28 +247,19 @@ async def postgres_database(log_path: Path) -> tuple[str, str]:
     server_url = out.decode().strip().splitlines()[-1]
     name = f"espace_bench_{os.getpid()}"
     await asyncio.to_thread(
-        _admin, server_url, f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}"
+        run_outside_transaction,
+        server_url,
+        f"DROP DATABASE IF EXISTS {name}",
+        f"CREATE DATABASE {name}",
     )
     return server_url.rsplit("/", 1)[0] + "/" + name, server_url
 
 
 async def drop_postgres_database(server_url: str, database_url: str) -> None:
     name = database_url.rsplit("/", 1)[1]
-    await asyncio.to_thread(_admin, server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-def _admin(url: str, *statements: str) -> None:
-    """Run statements outside a transaction (CREATE DATABASE needs it)."""
-    import psycopg2
-
-    connection = psycopg2.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            for statement in statements:
-                cursor.execute(statement)
-    finally:
-        connection.close()
+    await asyncio.to_thread(
+        run_outside_transaction, server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )
 
 
 def _append(path: Path, text: str) -> None:

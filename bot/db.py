@@ -61,3 +61,18 @@ async def migrate(engine: AsyncEngine) -> None:
     """Bring the schema to the latest Alembic revision (creates it on an empty database)."""
     async with engine.begin() as connection:
         await connection.run_sync(_upgrade)
+
+
+def run_outside_transaction(url: str, *statements: str) -> None:
+    """Run statements on PostgreSQL outside a transaction, as CREATE and DROP DATABASE
+    need (synchronously: the tests' fixtures and the benchmarks call it, not the app)."""
+    import psycopg2
+
+    connection = psycopg2.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+    finally:
+        connection.close()

@@ -22,6 +22,7 @@ from aiohttp.test_utils import TestServer
 from aiosmtpd.controller import Controller
 from cryptography.fernet import Fernet
 
+from bot.db import run_outside_transaction
 from bot.settings import Settings
 from bot.web.app import create_app
 
@@ -64,9 +65,9 @@ def postgres_url() -> Iterator[str | None]:
         yield None
         return
     name = f"espace_test_run_{os.getpid()}"
-    _admin(url, f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}")
+    run_outside_transaction(url, f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}")
     yield url.rsplit("/", 1)[0] + "/" + name
-    _admin(url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    run_outside_transaction(url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture(params=BACKENDS)
@@ -78,22 +79,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, postgres_url: s
         if os.environ.get("REQUIRE_POSTGRES") == "1":
             pytest.fail("TEST_POSTGRES_URL is not set but REQUIRE_POSTGRES=1")
         pytest.skip("PostgreSQL tests need TEST_POSTGRES_URL (make test starts a server)")
-    _admin(postgres_url, "DROP SCHEMA public CASCADE", "CREATE SCHEMA public")
+    run_outside_transaction(postgres_url, "DROP SCHEMA public CASCADE", "CREATE SCHEMA public")
     return postgres_url
-
-
-def _admin(url: str, *statements: str) -> None:
-    """Run statements outside a transaction (synchronously: fixtures own no event loop)."""
-    import psycopg2
-
-    connection = psycopg2.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            for statement in statements:
-                cursor.execute(statement)
-    finally:
-        connection.close()
 
 
 @dataclass
