@@ -6,7 +6,9 @@ that can be shown to the user as is.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 import unicodedata
 from datetime import date
 
@@ -248,3 +250,28 @@ def is_role_mailbox(email: str) -> bool:
     """Tell whether the address looks like a shared mailbox (contact@, rh@, info@…)."""
     local = comparable(email.partition("@")[0])
     return local in ROLE_MAILBOXES or local.split("+")[0] in ROLE_MAILBOXES
+
+
+# Conversations of the public web channels (REST, socket.io): `web-` and 128 random bits
+# in hexadecimal. The messaging channels' ids (a Telegram chat id, `whatsapp:+33…`, a
+# Messenger page-scoped id) never have this form, so no web id can reach them.
+WEB_CONVERSATION_ID = re.compile(r"web-[0-9a-f]{32}")
+_WEB_ID_DOMAIN = b"espace-client web conversation\x00"
+
+
+def new_web_conversation_id() -> str:
+    """A fresh, unguessable conversation id of the web channels."""
+    return "web-" + secrets.token_hex(16)
+
+
+def web_conversation_id(requested: str) -> str:
+    """The conversation of the web channels that a client's `sender` designates.
+
+    A well-formed web id is itself; anything else (a test's `user-1`, a forged
+    `whatsapp:+33…`) is hashed into the web namespace, so that the same sender keeps
+    its conversation without ever naming another channel's.
+    """
+    if WEB_CONVERSATION_ID.fullmatch(requested):
+        return requested
+    digest = hashlib.sha256(_WEB_ID_DOMAIN + requested.encode("utf-8", "surrogatepass"))
+    return "web-" + digest.hexdigest()[:32]
