@@ -6,8 +6,11 @@ warnings about a malformed PDF, which never carry the file name). It returns a
 machines and whose `message` is a French sentence that can be shown to the user as is.
 The type is decided by the content (magic bytes), never by the name or the declared type.
 Images are decoded and re-encoded without any metadata; PDFs are parsed, never rendered,
-and kept byte for byte. It is CPU-bound (a quarter of a second for a 12-megapixel JPEG, a
-second or more for a PNG that large): callers in an event loop run it in an executor.
+refused when anything in them runs on opening or on a click, and rewritten without their
+metadata (document information and XMP). Any exception raised while parsing becomes a
+refusal. It is CPU-bound (a quarter of a second for a 12-megapixel JPEG, a second or more
+for a PNG that large) and allocates what the image needs: the web process runs it in a
+worker process with a memory limit (`bot.inspection`).
 """
 
 from __future__ import annotations
@@ -23,9 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image, ImageOps
-from pypdf import PdfReader
-from pypdf.errors import PyPdfError
-from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
+from pypdf import PdfReader, PdfWriter
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
 
 _KIB = 1024
 _MIB = 1024 * 1024
@@ -34,20 +36,10 @@ _SEND = "Envoyez une photo (JPEG ou PNG) ou un scan PDF de votre pièce d'identi
 
 # Malformed images make Pillow raise any of these while opening or decoding.
 _IMAGE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error)
-# pypdf has no single error type for hostile input: these are the ones its parser raises.
-_PDF_ERRORS = (
-    PyPdfError,
-    ValueError,
-    KeyError,
-    IndexError,
-    TypeError,
-    AttributeError,
-    AssertionError,
-    RecursionError,
-    OSError,
-    struct.error,
-    zlib.error,
-)
+# pypdf has no single error type for hostile input: besides its own errors, its parser
+# raises ValueError, KeyError, RecursionError, struct.error, zlib.error, and
+# NotImplementedError for a filter it does not know (/FooDecode, /JBIG2Decode). Every
+# one of them, and whatever a later version adds, means "unreadable": see `_inspect_pdf`.
 # Dictionaries and arrays visited in a PDF before it is deemed too complex; a four-page
 # scan has a few dozen, a four-page document exported from an office suite a few thousand.
 _MAX_PDF_NODES = 50_000
@@ -103,7 +95,7 @@ class DocumentLimits:
 class CleanDocument:
     """An accepted document, safe to store and to show to a human."""
 
-    content: bytes  # images: re-encoded without metadata; PDF: the original bytes
+    content: bytes  # images: re-encoded without metadata; PDF: rewritten without metadata
     content_type: str  # "image/png" | "image/jpeg" | "application/pdf"
     extension: str  # "png" | "jpg" | "pdf"
     pages: int  # 1 for an image
@@ -202,21 +194,37 @@ _ACTIVE_KEYS = {
     "/EmbeddedFile": "des fichiers joints",
     "/RichMedia": "du contenu multimédia interactif",
     "/XFA": "un formulaire dynamique (XFA)",
+    "/AcroForm": "un formulaire",
     "/AA": "des actions automatiques",
     "/SubmitForm": "un formulaire qui envoie des données",
     "/ImportData": "un formulaire qui importe des données",
 }
+_LINK = "un lien qui s'ouvre d'un clic"
 _ACTIVE_ACTIONS = {
     "/JavaScript": "du code JavaScript",
     "/Launch": "une commande qui lance un programme",
     "/SubmitForm": "un formulaire qui envoie des données",
     "/ImportData": "un formulaire qui importe des données",
+    "/ResetForm": "un formulaire",
     "/RichMediaExecute": "du contenu multimédia interactif",
+    "/URI": "un lien vers une adresse internet",
+    "/GoToR": "un lien vers un autre fichier",
+    "/GoToE": "un lien vers un fichier joint",
+    "/Rendition": "du contenu multimédia interactif",
+    "/Sound": "du contenu multimédia interactif",
+    "/Movie": "du contenu multimédia interactif",
+    "/Named": "une commande du lecteur PDF",
+    "/Hide": "une action qui masque une partie du document",
 }
 _ACTIVE_SUBTYPES = {
     "/FileAttachment": "des fichiers joints",
     "/RichMedia": "du contenu multimédia interactif",
+    "/Screen": "du contenu multimédia interactif",
+    "/Widget": "un formulaire",
 }
+# Anything set to run when the document opens, even a plain /GoTo action: a destination
+# (an array) is the only harmless /OpenAction.
+_OPENING = "une action qui s'exécute à l'ouverture"
 
 
 def inspect_document(
@@ -232,7 +240,7 @@ def inspect_document(
 
     Returns:
         The document: a PNG or JPEG re-encoded without metadata and turned upright, or
-        the original bytes of a PDF.
+        the PDF rewritten without its document information and XMP metadata.
 
     Raises:
         DocumentRefused: with one of the codes `empty`, `too_small`, `too_large`,
@@ -278,11 +286,12 @@ def inspect_document(
             "d'identité (JPEG, PNG ou PDF).",
         )
     if kind == "pdf":
+        content, pages = _inspect_pdf(data, limits)
         return CleanDocument(
-            content=data,
+            content=content,
             content_type=accepted.content_type,
             extension=accepted.extension,
-            pages=_inspect_pdf(data, limits),
+            pages=pages,
         )
     return _clean_image(data, kind, accepted, limits)
 
