@@ -107,6 +107,14 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             "×",
             spec=".2f",
         ),
+        target(
+            "a bystander's turn while another conversation sends expensive images, "
+            "as a multiple of its turn alone",
+            dig(results, "bystander", "ratio"),
+            1.5,
+            "×",
+            spec=".2f",
+        ),
     ]
 
 
@@ -275,6 +283,32 @@ def _long(results: dict[str, Any]) -> list[str]:
                     _fmt(long["turn5_ms"], ".0f", " ms"),
                     _fmt(long["late_ms"], ".0f", " ms"),
                     _fmt(long["ratio"], ".2f", "×"),
+                ]
+            ],
+        ),
+        "",
+    ]
+
+
+def _bystander(results: dict[str, Any]) -> list[str]:
+    bystander = results.get("bystander")
+    if not bystander:
+        return ["## A bystander during expensive images", "", NOT_MEASURED + ".", ""]
+    return [
+        "## A bystander during expensive images",
+        "",
+        f"Median of {bystander['turns']} turns of one conversation, alone, then while another "
+        "conversation keeps uploading and sending a 40 Mpx PNG of a few dozen KB "
+        f"({bystander['expensive_images_sent']} sent, each turn "
+        f"{_fmt(bystander['expensive_image_turn_p50_ms'], '.0f', ' ms')} in the median).",
+        "",
+        *_table(
+            ["alone", "during the images", "ratio"],
+            [
+                [
+                    _fmt(bystander["alone_p50_ms"], ".0f", " ms"),
+                    _fmt(bystander["during_expensive_images_p50_ms"], ".0f", " ms"),
+                    _fmt(bystander["ratio"], ".2f", "×"),
                 ]
             ],
         ),
@@ -469,6 +503,7 @@ def render(results: dict[str, Any]) -> str:
         _targets,
         _load,
         _long,
+        _bystander,
         _processes,
         _soak,
         _models,

@@ -10,6 +10,7 @@ floor's training, the stack's start and the account service, to finish sooner.
 from __future__ import annotations
 
 import asyncio
+import io
 import itertools
 import json
 import logging
@@ -26,10 +27,23 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from PIL import Image
 
 from bench.config import ROOT, BenchConfig
-from bench.load import TURNS_PER_CONVERSATION, Floor, Project, RunResult, Target, run_users
+from bench.load import (
+    TURNS_PER_CONVERSATION,
+    UPLOAD,
+    Conversation,
+    Floor,
+    Project,
+    RunResult,
+    Target,
+    registration_script,
+    run_users,
+)
+from bench.load import _session as load_session
 from bench.nlu import nlu_report
+from bench.people import person
 from bench.report import evaluate_targets, render
 from bench.service import bench_service
 from bench.stack import (
@@ -147,6 +161,7 @@ async def measure_stack(current: Run) -> None:
             pids = [p.popen.pid for p in (*stack.processes.values(), floor) if p.popen]
             await conversation_load(current, project, base, pids)
             await long_conversation(current, stack, floor, project, base)
+            await bystander(current, project)
             await soak(current, stack, floor, project, base)
             if dead := stack.dead() + ([] if floor.alive else ["floor"]):
                 current.problem(f"processes died during the run: {dead}")
@@ -366,6 +381,70 @@ async def long_conversation(
         "rasa_cpu_per_turn_ms": cpu_per_turn(before, after).get("rasa"),
         "load_average_at_end": os.getloadavg(),
     }
+
+
+BYSTANDER_TURNS = 9
+
+
+async def bystander(current: Run, project: Project) -> None:
+    """A bystander's turns alone, then while another conversation keeps sending an
+    image that is cheap to send and expensive to decode (about 40 Mpx in a few dozen KB).
+    Its inspection runs in the account service's worker processes, at low priority, so
+    the bystander's median should stay within 1.5x of its median alone."""
+    alone = await project.long_conversation(next(current.project_index), BYSTANDER_TURNS)
+    stop = asyncio.Event()
+    replays: list[float] = []
+    attacker = asyncio.create_task(
+        replay_expensive_image(project, next(current.project_index), stop, replays)
+    )
+    try:
+        await asyncio.sleep(1.0)  # the first inspections are under way
+        loaded = await project.long_conversation(next(current.project_index), BYSTANDER_TURNS)
+    finally:
+        stop.set()
+        await attacker
+    alone_ms = median([s * 1000 for s in alone[1:]])
+    loaded_ms = median([s * 1000 for s in loaded[1:]])
+    current.results["bystander"] = {
+        "turns": BYSTANDER_TURNS - 1,
+        "alone_p50_ms": alone_ms,
+        "during_expensive_images_p50_ms": loaded_ms,
+        "ratio": ratio(loaded_ms, alone_ms),
+        "expensive_images_sent": len(replays),
+        "expensive_image_turn_p50_ms": median([s * 1000 for s in replays]) if replays else None,
+    }
+
+
+def expensive_image() -> bytes:
+    """A PNG of 6,300 x 6,300 pixels of one grey: tiny on the wire, costly to decode."""
+    buffer = io.BytesIO()
+    Image.new("L", (6300, 6300), 200).save(buffer, "PNG", optimize=False)
+    return buffer.getvalue()
+
+
+async def replay_expensive_image(
+    project: Project, index: int, stop: asyncio.Event, timings: list[float]
+) -> None:
+    """Reach the document step, then send the expensive image again and again."""
+    sender = f"bench-{project.run_id}-attacker-{index}"
+    data = await asyncio.to_thread(expensive_image)
+    script = registration_script(person(index))
+    document_step = next(i for i, (sent, _) in enumerate(script) if sent is UPLOAD)
+    async with load_session(index) as http:
+        chat = Conversation(http, project.rasa, sender, [])
+        for sent, expected in script[:document_step]:
+            await chat.say(sent, expected)
+        while not stop.is_set() and len(timings) < 20:
+            form = aiohttp.FormData()
+            form.add_field("sender_id", sender)
+            form.add_field("file", data, filename="passeport.png", content_type="image/png")
+            async with http.post(f"{project.web}/uploads", data=form) as response:
+                attachment = await response.json()
+            if response.status != 201:
+                break  # throttled: the replay is stopped
+            started = time.monotonic()
+            await chat.say("/send_document", "", {"attachments": [attachment]})
+            timings.append(time.monotonic() - started)
 
 
 async def soak(current: Run, stack: Stack, floor: Process, project: Project, base: Floor) -> None:
