@@ -12,6 +12,7 @@ from actions.clients.account_service import (
     AccountServiceError,
     ServiceUnavailable,
     account_service,
+    client_address,
 )
 from actions.form_base import BaseFormValidation, offer_advisor
 from bot import identifiers
@@ -73,7 +74,9 @@ class CompanyValidation(BaseFormValidation):
         self, siren: str, contract: str, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> dict[str, Any]:
         try:
-            name = await account_service().verify_company(siren, contract, tracker.sender_id)
+            name = await account_service().verify_company(
+                siren, contract, tracker.sender_id, client_address(tracker.latest_message)
+            )
         except ServiceUnavailable as outage:
             # The client has already retried: offer an advisor straight away.
             refused = self.refuse("contract_number", outage.message, dispatcher, tracker)

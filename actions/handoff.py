@@ -18,7 +18,7 @@ from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.clients.account_service import AccountServiceError, account_service
+from actions.clients.account_service import AccountServiceError, account_service, client_address
 from actions.config import SUPPORT_EMAIL
 from actions.form_base import offer_advisor, slot_events
 from actions.identity import document_label
@@ -178,7 +178,10 @@ class ActionHandoff(Action):
         reason = tracker.get_slot("handoff_reason") or "user_request"
         done: list[EventType] = [SlotSet("handoff_offered", None)]
         try:
-            handoff = await account_service().create_handoff(handoff_request(tracker, reason))
+            handoff = await account_service().create_handoff(
+                handoff_request(tracker, reason),
+                client_address=client_address(tracker.latest_message),
+            )
         except AccountServiceError as problem:
             log.warning("handoff not recorded: %s", problem.code)
             dispatcher.utter_message(

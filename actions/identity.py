@@ -2,10 +2,12 @@
 
 The type is asked first, then, for a passport, the issuing country; then the file
 (or files: the front and the back of a card). A file reaches us as an attachment in
-the user message's metadata: it is fetched from an allow-listed origin only,
-inspected (type by content, size, Pillow decoding, PDF active content), and stored
-encrypted by the account service; only its reference goes in the tracker. A file
-sent before the type is known is kept and examined as soon as it is.
+the user message's metadata. Documents go one way: a file of our own upload store is
+never downloaded here, its token is sent to the account service, which gives it only
+to the conversation that uploaded it; a provider's media is fetched from an
+allow-listed origin only and its bytes sent as they are. The account service alone
+inspects the file and stores it encrypted; only its reference goes in the tracker. A
+file sent before the type is known is kept and examined as soon as it is.
 """
 
 from __future__ import annotations
@@ -18,14 +20,21 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.clients.account_service import AccountServiceError, account_service
+from actions.clients.account_service import (
+    AccountServiceError,
+    StoredDocument,
+    account_service,
+    client_address,
+)
 from actions.clients.attachments import (
+    NOT_ALLOWED,
     Attachment,
     AttachmentFetcher,
     AttachmentRefused,
+    OwnUploads,
     attachments_of,
 )
-from actions.config import DOCUMENT_LIMITS
+from actions.config import DOCUMENT_MAX_BYTES
 from actions.documents_vocabulary import (
     DOCUMENT_LABELS,
     EU_COUNTRIES,
@@ -34,7 +43,6 @@ from actions.documents_vocabulary import (
     to_document_type,
 )
 from actions.form_base import BaseFormValidation
-from bot.documents import DocumentRefused, inspect_document
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +51,23 @@ MAX_FILES = 2
 DOCUMENT_SLOTS = ("id_document_type", "id_document_country", "id_document", "id_document_front")
 
 _fetcher: AttachmentFetcher | None = None
+_uploads: OwnUploads | None = None
 
 
 def attachment_fetcher() -> AttachmentFetcher:
     """The process-wide fetcher, made on first use (inside the action server's loop)."""
     global _fetcher
     if _fetcher is None:
-        _fetcher = AttachmentFetcher.from_env(max_bytes=DOCUMENT_LIMITS.max_bytes)
+        _fetcher = AttachmentFetcher.from_env(max_bytes=DOCUMENT_MAX_BYTES)
     return _fetcher
+
+
+def own_uploads() -> OwnUploads:
+    """The URLs of our own upload store, claimed by reference instead of downloaded."""
+    global _uploads
+    if _uploads is None:
+        _uploads = OwnUploads.from_env()
+    return _uploads
 
 
 def document_label(kind: str | None, country: str | None = None) -> str:
@@ -155,7 +172,7 @@ class IdentityDocumentValidation(BaseFormValidation):
     async def validate_id_document(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        """Fetch, inspect and store the file(s); a card needs its front and its back."""
+        """Have the file(s) inspected and stored; a card needs its front and its back."""
         if value is None:
             # The user wants to change their document: start step 4 again.
             await forget_documents(*self._references(tracker))
@@ -225,30 +242,30 @@ class IdentityDocumentValidation(BaseFormValidation):
             )
         front = tracker.get_slot("id_document_front")
         previous = self.previous_value(tracker, "id_document") or []
-        stored: list[str] = []
-        pages = 0
+        stored: list[StoredDocument] = []
         for index, attachment in enumerate(attachments):
             side = self._side(kind, front, len(attachments), index)
             try:
-                reference, document_pages = await self._store(
-                    attachment, kind, country, side, tracker
-                )
-            except (AttachmentRefused, DocumentRefused, AccountServiceError) as refusal:
-                await forget_documents(*stored)
+                stored.append(await self._store(attachment, kind, country, side, tracker))
+            except (AttachmentRefused, AccountServiceError) as refusal:
+                # The service's French message (a refused file, an upload that is not
+                # this conversation's, an outage) is shown as it is.
+                await forget_documents(*(document.reference for document in stored))
                 if previous:  # a failed replacement keeps the document received before
                     dispatcher.utter_message(text=refusal.message)
                     dispatcher.utter_message(response="utter_previous_document_kept")
                     return {"id_document": previous}
                 return self.refuse("id_document", refusal.message, dispatcher, tracker)
-            stored.append(reference)
-            pages += document_pages
         # A new file replaces what was complete before.
         await forget_documents(*previous)
         label = document_label(kind, country)
-        if kind in TWO_SIDED and front is None and len(stored) == 1 and pages < 2:
+        references = [document.reference for document in stored]
+        # A front alone, unless the service found both sides in one PDF (side "full").
+        only = stored[0] if len(stored) == 1 else None
+        if kind in TWO_SIDED and front is None and only and only.side == "front" and only.pages < 2:
             dispatcher.utter_message(response="utter_document_front_received", document=label)
-            return {"id_document": None, "id_document_front": stored[0]}
-        references = [front, *stored] if front else stored
+            return {"id_document": None, "id_document_front": references[0]}
+        references = [front, *references] if front else references
         dispatcher.utter_message(response="utter_document_received", document=label)
         return {
             **self.accept("id_document", references, tracker),
@@ -267,19 +284,35 @@ class IdentityDocumentValidation(BaseFormValidation):
 
     async def _store(
         self, attachment: Attachment, kind: str, country: str, side: str, tracker: Tracker
-    ) -> tuple[str, int]:
-        fetcher = attachment_fetcher()
-        data = await fetcher.fetch(attachment.url)
-        document = inspect_document(data, attachment.filename, DOCUMENT_LIMITS)
-        if side == "front" and document.pages >= 2:
-            side = "full"  # both sides in one PDF
-        reference = await account_service().store_document(
-            document,
-            conversation_id=tracker.sender_id,
-            document_type=kind,
-            country=country,
-            side=side,
-        )
-        await fetcher.discard(attachment.url)
+    ) -> StoredDocument:
+        """Our own upload by its token; a provider's media by its bytes, unread here."""
+        address = client_address(tracker.latest_message)
+        uploads = own_uploads()
+        token = uploads.token_of(attachment.url)
+        if token is not None:
+            document = await account_service().claim_upload(
+                token,
+                conversation_id=tracker.sender_id,
+                document_type=kind,
+                country=country,
+                side=side,
+                client_address=address,
+            )
+        elif uploads.is_own(attachment.url):
+            # Our own web process, but not an upload: never requested.
+            log.warning("attachment refused: not an upload of our own store")
+            raise AttachmentRefused("not_allowed", NOT_ALLOWED)
+        else:
+            data = await attachment_fetcher().fetch(attachment.url)
+            document = await account_service().store_document(
+                data,
+                filename=attachment.filename,
+                content_type=attachment.content_type,
+                conversation_id=tracker.sender_id,
+                document_type=kind,
+                country=country,
+                side=side,
+                client_address=address,
+            )
         log.info("identity document stored (%s, %d page(s))", document.content_type, document.pages)
-        return reference, document.pages
+        return document

@@ -8,7 +8,12 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.clients.account_service import AccountServiceError, ServiceUnavailable, account_service
+from actions.clients.account_service import (
+    AccountServiceError,
+    ServiceUnavailable,
+    account_service,
+    client_address,
+)
 from actions.form_base import BaseFormValidation
 from bot import identifiers
 
@@ -77,7 +82,12 @@ class ProfessionalDetailsValidation(BaseFormValidation):
         if not all(person):
             return None
         try:
-            check = await account_service().check_email(email, *person)
+            check = await account_service().check_email(
+                email,
+                *person,
+                conversation_id=tracker.sender_id,
+                client_address=client_address(tracker.latest_message),
+            )
         except ServiceUnavailable:
             return None
         except AccountServiceError as refusal:

@@ -14,8 +14,9 @@ from aiohttp import web
 from bot.clock import utc_now
 from bot.db import make_engine, make_session_factory, migrate
 from bot.opening_hours import OpeningHoursError
+from bot.production import refuse_development_defaults
 from bot.services import accounts, agents, contracts
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from bot.web.access_log import AccessLogger
 from bot.web.app import create_app, policy_from
 
@@ -151,9 +152,12 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    if args.command == "serve":
+        # APP_ENV=production: exits (78) on any development default, naming it.
+        refuse_development_defaults("web")
     try:
         settings = Settings.from_env()
-    except OpeningHoursError as error:
+    except (OpeningHoursError, SettingsError) as error:
         print(f"Invalid setting: {error}", file=sys.stderr)
         return 2
     if args.command == "serve":

@@ -14,7 +14,11 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 def make_engine(database_url: str) -> AsyncEngine:
-    """Create the async engine; for SQLite, make sure the file's folder exists."""
+    """Create the async engine; for SQLite, make sure the file's folder exists.
+
+    Query parameters never appear in errors or logs (`hide_parameters`): they hold
+    personal data (names, e-mails, birth dates).
+    """
     url = make_url(database_url)
     connect_args: dict[str, object] = {}
     if url.get_backend_name() == "sqlite":
@@ -22,7 +26,11 @@ def make_engine(database_url: str) -> AsyncEngine:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         connect_args["timeout"] = 30
     engine = create_async_engine(
-        database_url, future=True, pool_pre_ping=True, connect_args=connect_args
+        database_url,
+        future=True,
+        pool_pre_ping=True,
+        hide_parameters=True,
+        connect_args=connect_args,
     )
     if url.get_backend_name() == "sqlite":
         _enable_sqlite_foreign_keys(engine)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import resource
 import struct
 import zipfile
 import zlib
@@ -246,7 +247,7 @@ def inspect_document(
         DocumentRefused: with one of the codes `empty`, `too_small`, `too_large`,
             `unsupported_type`, `extension_mismatch`, `polyglot`, `decompression_bomb`,
             `truncated`, `low_resolution`, `pdf_invalid`, `pdf_encrypted`,
-            `pdf_too_many_pages`, `pdf_active_content`.
+            `pdf_too_many_pages`, `pdf_active_content`, `too_complex` (out of memory).
     """
     if not data:
         raise DocumentRefused("empty", f"Le fichier reçu est vide. {_SEND}")
@@ -285,15 +286,43 @@ def inspect_document(
             "pouvons pas l'accepter. Envoyez la photo ou le scan d'origine de votre pièce "
             "d'identité (JPEG, PNG ou PDF).",
         )
-    if kind == "pdf":
-        content, pages = _inspect_pdf(data, limits)
-        return CleanDocument(
-            content=content,
-            content_type=accepted.content_type,
-            extension=accepted.extension,
-            pages=pages,
-        )
-    return _clean_image(data, kind, accepted, limits)
+    try:
+        if kind == "pdf":
+            content, pages = _inspect_pdf(data, limits)
+            return CleanDocument(
+                content=content,
+                content_type=accepted.content_type,
+                extension=accepted.extension,
+                pages=pages,
+            )
+        return _clean_image(data, kind, accepted, limits)
+    except DocumentRefused:
+        raise
+    except MemoryError:
+        raise too_complex() from None
+    except Exception:  # noqa: BLE001  (a parser's surprise on a hostile file is a refusal)
+        if kind == "pdf":
+            raise DocumentRefused("pdf_invalid", _PDF_INVALID) from None
+        raise _truncated() from None
+
+
+def limit_worker(memory_bytes: int) -> None:
+    """Initializer of a worker process of `bot.inspection`: an address-space cap, and a
+    lower CPU priority so that the web process keeps the CPU."""
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    os.nice(10)
+
+
+def inspect_in_worker(data: bytes, filename: str | None, limits: DocumentLimits) -> CleanDocument:
+    """`inspect_document` in a worker process: every failure comes back as a refusal."""
+    try:
+        return inspect_document(data, filename, limits)
+    except DocumentRefused:
+        raise
+    except MemoryError:
+        raise too_complex() from None
+    except Exception:  # noqa: BLE001  (inspect_document refuses already: belt and braces)
+        raise DocumentRefused("unreadable", f"Ce fichier est illisible. {_SEND}") from None
 
 
 def _size_label(size: int) -> str:
@@ -452,16 +481,20 @@ def _image_size(data: bytes, kind: str) -> tuple[int, int] | None:
     return None
 
 
-def _clean_image(
-    data: bytes, kind: str, accepted: _Accepted, limits: DocumentLimits
-) -> CleanDocument:
-    """Decode the whole image, turn it upright and re-encode it without metadata."""
-    truncated = DocumentRefused(
+def _truncated() -> DocumentRefused:
+    return DocumentRefused(
         "truncated",
         "Cette image est incomplète ou endommagée (son envoi a peut-être été interrompu). "
         "Envoyez-la de nouveau, ou envoyez une autre photo (JPEG ou PNG) ou un scan PDF de "
         "votre pièce d'identité.",
     )
+
+
+def _clean_image(
+    data: bytes, kind: str, accepted: _Accepted, limits: DocumentLimits
+) -> CleanDocument:
+    """Decode the whole image, turn it upright and re-encode it without metadata."""
+    truncated = _truncated()
     size = _image_size(data, kind)
     if size is None or (kind == "png" and _png_chunks_end(data) is None):
         raise truncated
@@ -547,12 +580,30 @@ def _without_metadata(image: Image.Image, kind: str) -> Image.Image:
     return clean
 
 
-def _inspect_pdf(data: bytes, limits: DocumentLimits) -> int:
-    """Parse the PDF without rendering it and return its number of pages."""
+_PDF_INVALID = (
+    "Ce fichier PDF est endommagé, vide ou illisible. Enregistrez-le de nouveau puis "
+    "envoyez-le, ou envoyez une photo (JPEG ou PNG) de votre pièce d'identité."
+)
+
+
+def too_complex() -> DocumentRefused:
+    """The refusal of a file whose inspection exceeds its time or memory."""
+    return DocumentRefused(
+        "too_complex",
+        "Ce fichier est trop complexe pour être vérifié dans un délai raisonnable. Envoyez "
+        "une photo plus légère (JPEG ou PNG) ou un simple scan PDF de votre pièce "
+        "d'identité.",
+    )
+
+
+def _inspect_pdf(data: bytes, limits: DocumentLimits) -> tuple[bytes, int]:
+    """Parse the PDF without rendering it; return it without metadata and its page count."""
     try:
-        encrypted, pages, found = _read_pdf(data, limits)
-    except _PDF_ERRORS:
-        encrypted, pages, found = False, 0, None
+        encrypted, pages, found, reader = _read_pdf(data, limits)
+    except MemoryError:
+        raise
+    except Exception:  # noqa: BLE001  (whatever pypdf raises on a hostile file: unreadable)
+        encrypted, pages, found, reader = False, 0, None, None
     if encrypted:
         raise DocumentRefused(
             "pdf_encrypted",
@@ -567,32 +618,54 @@ def _inspect_pdf(data: bytes, limits: DocumentLimits) -> int:
             "au plus (le recto et le verso de votre pièce d'identité suffisent). Envoyez un "
             "PDF qui ne contient que votre pièce d'identité, ou une photo (JPEG ou PNG).",
         )
-    if pages == 0 or found is None:
-        raise DocumentRefused(
-            "pdf_invalid",
-            "Ce fichier PDF est endommagé, vide ou illisible. Enregistrez-le de nouveau puis "
-            "envoyez-le, ou envoyez une photo (JPEG ou PNG) de votre pièce d'identité.",
-        )
+    if pages == 0 or found is None or reader is None:
+        raise DocumentRefused("pdf_invalid", _PDF_INVALID)
     if found:
         raise DocumentRefused(
             "pdf_active_content",
             f"Ce PDF contient {found}, ce que nous n'acceptons pas pour des raisons de "
-            "sécurité. Envoyez un simple scan PDF (sans pièce jointe ni script) ou une "
-            "photo (JPEG ou PNG) de votre pièce d'identité.",
+            "sécurité. Envoyez un simple scan PDF (sans lien, formulaire, pièce jointe ni "
+            "script) ou une photo (JPEG ou PNG) de votre pièce d'identité.",
         )
-    return pages
+    try:
+        return _without_pdf_metadata(reader), pages
+    except MemoryError:
+        raise
+    except Exception:  # noqa: BLE001  (a file pypdf reads but cannot write back)
+        raise DocumentRefused("pdf_invalid", _PDF_INVALID) from None
 
 
-def _read_pdf(data: bytes, limits: DocumentLimits) -> tuple[bool, int, str | None]:
-    """Whether the PDF is encrypted, its page count and its active content, stopping at
-    the first reason to refuse it; raises whatever pypdf raises on a malformed file."""
+def _read_pdf(
+    data: bytes, limits: DocumentLimits
+) -> tuple[bool, int, str | None, PdfReader | None]:
+    """Whether the PDF is encrypted, its page count, its active content and the reader,
+    stopping at the first reason to refuse it; raises whatever pypdf raises on a
+    malformed file."""
     reader = PdfReader(io.BytesIO(data))
     if reader.is_encrypted:
-        return True, 0, ""
+        return True, 0, "", None
     pages = len(reader.pages)
     if pages == 0 or pages > limits.max_pdf_pages:
-        return False, pages, ""
-    return False, pages, _find_active_content(reader)
+        return False, pages, "", None
+    return False, pages, _find_active_content(reader), reader
+
+
+def _without_pdf_metadata(reader: PdfReader) -> bytes:
+    """The PDF written again without its document information nor its XMP streams."""
+    writer = PdfWriter(clone_from=reader)
+    writer.pdf_header = reader.pdf_header
+    info = writer.metadata
+    if info is not None:
+        info.clear()
+    writer.metadata = None
+    writer.xmp_metadata = None
+    for page in writer.pages:
+        if "/Metadata" in page:
+            del page[NameObject("/Metadata")]
+    writer.compress_identical_objects(remove_duplicates=False, remove_unreferenced=True)
+    output = io.BytesIO()
+    writer.write(output)
+    return output.getvalue()
 
 
 def _find_active_content(reader: PdfReader) -> str | None:
@@ -617,15 +690,9 @@ def _find_active_content(reader: PdfReader) -> str | None:
             visited.add(reference)
             node = node.get_object()
         if isinstance(node, DictionaryObject):
-            for key in dict.keys(node):
-                if key in _ACTIVE_KEYS:
-                    return _ACTIVE_KEYS[key]
-            action = _resolve(node, "/S")
-            if action in _ACTIVE_ACTIONS:
-                return _ACTIVE_ACTIONS[action]
-            subtype = _resolve(node, "/Subtype")
-            if subtype in _ACTIVE_SUBTYPES:
-                return _ACTIVE_SUBTYPES[subtype]
+            found = _active_in(node)
+            if found:
+                return found
             children = list(dict.values(node))
         elif isinstance(node, ArrayObject):
             children = list(node)
@@ -640,6 +707,25 @@ def _find_active_content(reader: PdfReader) -> str | None:
             if isinstance(child, (IndirectObject, DictionaryObject, ArrayObject))
         )
     return ""
+
+
+def _active_in(node: DictionaryObject) -> str | None:
+    """What in this one dictionary runs on opening or on a click, if anything."""
+    for key in dict.keys(node):
+        if key in _ACTIVE_KEYS:
+            return _ACTIVE_KEYS[key]
+    opening = _resolve(node, "/OpenAction")
+    if isinstance(opening, DictionaryObject):  # an action; a destination is an array
+        return _ACTIVE_ACTIONS.get(_resolve(opening, "/S"), _OPENING)
+    action = _resolve(node, "/S")
+    if action in _ACTIVE_ACTIONS:
+        return _ACTIVE_ACTIONS[action]
+    subtype = _resolve(node, "/Subtype")
+    if subtype in _ACTIVE_SUBTYPES:
+        return _ACTIVE_SUBTYPES[subtype]
+    if subtype == "/Link" and "/A" in node:
+        return _LINK
+    return None
 
 
 def _resolve(node: DictionaryObject, key: str) -> Any:

@@ -17,6 +17,7 @@ from urllib.parse import quote
 import aiohttp
 
 from bot.errors import AssistantUnavailable
+from bot.local_secrets import rasa_token
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,8 @@ class RasaClient:
 
     def __init__(self, base_url: str, token: str | None, http: aiohttp.ClientSession) -> None:
         self._base = base_url.rstrip("/")
-        self._token = token
+        # Rasa's API always needs a token: without a configured one, the local generated one.
+        self._token = token or rasa_token()
         self._http = http
 
     def _url(self, conversation_id: str, action: str) -> str:

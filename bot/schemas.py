@@ -19,6 +19,7 @@ from pydantic import (
 
 from bot import identifiers
 from bot.errors import InvalidField
+from bot.services.throttle import normal_address
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -74,6 +75,17 @@ class Strict(BaseModel):
         anystr_strip_whitespace = True
 
 
+def to_client_address(value: Any) -> str | None:
+    """The `client_address` the action server passes on (the user's IP address, for
+    throttling only): canonical, or None when absent or not an IP address (ignored)."""
+    return normal_address(value)
+
+
+def client_address_field() -> Any:
+    """The validator of an optional `client_address` field: invalid values are ignored."""
+    return validator("client_address", pre=True, allow_reuse=True)(to_client_address)
+
+
 class CompanyIn(Strict):
     siren: StrictStr
     contract_number: StrictStr
@@ -84,6 +96,9 @@ class CompanyIn(Strict):
 
 class VerifyCompanyIn(CompanyIn):
     conversation_id: Key | None = None
+    client_address: Any = None
+
+    _client_address = client_address_field()
 
 
 def _check_birth_date(value: str) -> str:
@@ -112,10 +127,12 @@ class EmailCheckIn(Strict):
     first_name: StrictStr
     birth_date: StrictStr
     conversation_id: Key | None = None
+    client_address: Any = None
 
     _email = validator("email", allow_reuse=True)(identifiers.to_email)
     _names = validator("last_name", "first_name", allow_reuse=True)(identifiers.to_name)
     _born = validator("birth_date", allow_reuse=True)(_check_birth_date)
+    _client_address = client_address_field()
 
 
 class ProfessionalIn(Strict):
@@ -202,6 +219,8 @@ class DocumentIn(Strict):
     document_type: StrictStr
     side: StrictStr
     country: StrictStr | None = None
+    # The user's address as the channel saw it (contract 1); not used by this route.
+    client_address: constr(strict=True, max_length=64) | None = None  # type: ignore[valid-type]
 
     @validator("document_type")
     def _known_type(cls, value: str) -> str:
@@ -251,6 +270,12 @@ class DocumentIn(Strict):
         return "FR"
 
 
+class DocumentClaimIn(DocumentIn):
+    """The JSON body that claims a file of the upload store as an identity document."""
+
+    upload: constr(strict=True, min_length=1, max_length=128)  # type: ignore[valid-type]
+
+
 HANDOFF_REASONS = (
     "user_request",
     "repeated_failures",
@@ -283,6 +308,9 @@ class HandoffIn(Strict):
     channel: constr(strict=True, min_length=1, max_length=64) | None = None  # type: ignore[valid-type]
     reason: StrictStr
     summary: HandoffSummaryIn
+    client_address: Any = None
+
+    _client_address = client_address_field()
 
     @validator("reason")
     def _known_reason(cls, value: str) -> str:

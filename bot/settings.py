@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -16,6 +17,31 @@ VAR_DIR = Path(os.environ.get("VAR_DIR", ROOT / "var"))
 
 DEFAULT_DEV_TOKEN = "dev-local-token"
 _MIB = 1024 * 1024
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class SettingsError(ValueError):
+    """A setting of the environment is invalid; the message names it."""
+
+
+def parse_trusted_proxies(value: str) -> tuple[Network, ...]:
+    """TRUSTED_PROXIES: comma-separated IP addresses or CIDR networks.
+
+    Raises:
+        SettingsError: an entry is neither.
+    """
+    networks = []
+    for entry in (part.strip() for part in value.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise SettingsError(
+                f"TRUSTED_PROXIES: {entry!r} is not an IP address or network"
+            ) from None
+    return tuple(networks)
 
 
 def _async_database_url(url: str) -> str:
@@ -49,9 +75,19 @@ class Settings:
     purge_interval: timedelta = timedelta(hours=1)
     max_body_bytes: int = 64 * 1024
     max_upload_bytes: int = 11 * _MIB  # whole multipart body of an upload
-    verify_max_failures: int = 5
-    verify_max_failures_per_client: int = 1000
+    # Proxies whose X-Forwarded-For is honoured; empty: none, the peer is the client.
+    trusted_proxies: tuple[Network, ...] = ()
+    verify_max_failures: int = 5  # per conversation
+    verify_max_failures_per_address: int = 20  # per client address
     verify_window: timedelta = timedelta(minutes=15)
+    # How long a verified company lets its conversation check e-mail addresses.
+    verified_conversation_ttl: timedelta = timedelta(hours=24)
+    email_check_max_per_conversation: int = 10
+    email_check_max_per_address: int = 30
+    email_check_window: timedelta = timedelta(minutes=15)
+    handoff_max_per_conversation: int = 3
+    handoff_max_per_address: int = 10
+    handoff_window: timedelta = timedelta(hours=1)
     resend_max_per_window: int = 3
     resend_window: timedelta = timedelta(hours=1)
     load_demo_contracts: bool = True
@@ -74,6 +110,10 @@ class Settings:
     agent_login_max_failures: int = 5  # per login
     agent_login_max_failures_per_client: int = 20  # per client address
     agent_login_window: timedelta = timedelta(minutes=15)
+    # Inspection of documents: worker processes, files at once, seconds and memory each.
+    inspection_workers: int = 2
+    inspection_timeout: timedelta = timedelta(seconds=15)
+    inspection_memory_bytes: int = 1024 * _MIB
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -117,11 +157,21 @@ class Settings:
                 days=int(env.get("DOCUMENT_RETENTION_DAYS", defaults.document_retention.days))
             ),
             rasa_token=env.get("RASA_TOKEN") or None,
+            trusted_proxies=parse_trusted_proxies(env.get("TRUSTED_PROXIES", "")),
             support_email=env.get("SUPPORT_EMAIL", defaults.support_email),
             opening_hours=OpeningHours(
                 env.get("ADVISOR_OPENING_HOURS", DEFAULT_HOURS),
                 env.get("ADVISOR_HOLIDAYS", DEFAULT_HOLIDAYS),
             ),
+            # Inspection of documents
+            inspection_workers=int(env.get("INSPECTION_WORKERS", defaults.inspection_workers)),
+            inspection_timeout=_seconds(
+                env, "INSPECTION_TIMEOUT_SECONDS", defaults.inspection_timeout
+            ),
+            inspection_memory_bytes=int(
+                env.get("INSPECTION_MEMORY_MB", defaults.inspection_memory_bytes // _MIB)
+            )
+            * _MIB,
         )
 
 

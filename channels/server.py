@@ -5,6 +5,18 @@ first checks Rasa's own large schema against its metaschema: about 36 ms of the 
 of each call, some 45 % of the server's CPU per turn (docs/benchmarks.md). Here the
 schema is checked once and its validator kept; a response is then checked in about
 1 ms, with the same errors as before.
+
+It also closes what `rasa run` leaves open when exposed:
+
+- the HTTP API always needs a token: without `--auth-token` in the arguments of `run`,
+  `rasa_token()` is added to `sys.argv` in this process (never on a command line that
+  `ps` shows);
+- `--cors` applies to the chat channels only (`/webhooks/…`, `/socket.io/…`), never to
+  the API (`/conversations/…`, `/model`, `/status`…), so that no page of an allowed
+  origin may call the API from a browser;
+- every call to the action server carries `Authorization: Bearer <action_server_token()>`
+  (endpoints.yml stays free of `${VAR}`, as `rasa test` reads it);
+- production mode refuses development defaults (`bot.production`).
 """
 
 from __future__ import annotations
@@ -14,8 +26,17 @@ import sys
 from typing import Any
 
 import jsonschema
+import rasa.server
 from rasa.core.actions.action import RemoteAction
+from rasa.core.utils import AvailableEndpoints
 from rasa.shared.constants import DOCS_BASE_URL
+from sanic_cors import CORS
+
+from bot.local_secrets import action_server_token, rasa_token
+from bot.production import refuse_development_defaults
+
+# The only routes a browser page of another origin may call (sanic-cors regexes).
+CHAT_CHANNEL_PATHS = (r"/webhooks/.*", r"/socket\.io/.*")
 
 
 @functools.lru_cache(maxsize=1)
@@ -40,8 +61,47 @@ def validate_action_result(_: RemoteAction, result: dict[str, Any]) -> bool:
     return True
 
 
+def configure_cors(app: Any, cors_origins: str | list[str] | None = "") -> None:
+    """`rasa.server.configure_cors`, its resources restricted to the chat channels."""
+    app.config.CORS_AUTOMATIC_OPTIONS = True
+    app.config.CORS_SUPPORTS_CREDENTIALS = True
+    app.config.CORS_EXPOSE_HEADERS = "filename"
+    origins = cors_origins or ""
+    CORS(
+        app,
+        resources={path: {"origins": origins} for path in CHAT_CHANNEL_PATHS},
+        automatic_options=True,
+    )
+
+
+_rasa_read_endpoints = AvailableEndpoints.read_endpoints.__func__  # type: ignore[attr-defined]
+
+
+def read_endpoints(cls: type[AvailableEndpoints], endpoint_file: str) -> AvailableEndpoints:
+    """Rasa's endpoints, the action endpoint's calls carrying the action server's token."""
+    endpoints = _rasa_read_endpoints(cls, endpoint_file)
+    if endpoints.action is not None:
+        headers = dict(endpoints.action.headers or {})
+        headers["Authorization"] = f"Bearer {action_server_token()}"
+        endpoints.action.headers = headers
+    return endpoints
+
+
+def with_auth_token(argv: list[str]) -> list[str]:
+    """`argv` with `--auth-token <rasa_token()>` for `run` when it names no token."""
+    if len(argv) < 2 or argv[1] != "run" or (len(argv) > 2 and argv[2] == "actions"):
+        return argv
+    if any(arg in ("-t", "--auth-token") or arg.startswith("--auth-token=") for arg in argv):
+        return argv
+    return [*argv[:2], "--auth-token", rasa_token(), *argv[2:]]
+
+
 def main() -> int:
+    refuse_development_defaults("rasa")
     RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
+    rasa.server.configure_cors = configure_cors  # type: ignore[assignment]
+    AvailableEndpoints.read_endpoints = classmethod(read_endpoints)  # type: ignore[method-assign,assignment,arg-type]
+    sys.argv[:] = with_auth_token(sys.argv)
     from rasa.__main__ import main as rasa_main
 
     rasa_main()

@@ -7,7 +7,13 @@ events `session_request`, `session_confirm`, `user_uttered` with its `metadata`,
 `bot_uttered`) and changes two handlers only:
 
 - `session_request` awaits `enter_room`, leaves the room of the socket's previous
-  session ("Nouvelle conversation"), and draws a new id for a missing or malformed one;
+  session ("Nouvelle conversation"), accepts a requested id only if it is a web
+  conversation id (`web-` + 32 hex, `bot.identifiers.WEB_CONVERSATION_ID`), else draws
+  a new one, and keeps the confirmed id in the socket's session;
+- `user_uttered` goes to the session confirmed for that socket only (a `session_id` in
+  the message is ignored; without a confirmed session the message is dropped), its
+  metadata an object whose `client_address` is the connection's real address
+  (`channels.client_address`), whatever the client sent;
 - `connect` refuses browsers from origins that are not allowed (a WebSocket is not
   covered by CORS): `cors_allowed_origins` in credentials.yml, else the environment's
   `WIDGET_ORIGINS` (comma-separated, `*` for any), else the web process's origins, as
@@ -18,17 +24,16 @@ Messages an advisor writes in the agent console reach the widget through Rasa's 
 API (`output_channel=latest`), whose `get_output_channel` gives an output that adds the
 advisor's name (`{"text": …, "advisor": "Claire"}`) so that the widget shows who wrote.
 
-The metadata of `user_uttered` reaches the tracker unchanged, as on the REST channel:
+The rest of the metadata of `user_uttered` reaches the tracker unchanged, as on the REST channel:
 Rasa's handler passes it to `UserMessage`, whose `UserUttered` event carries it into
 `tracker.latest_message["metadata"]`, where the actions read attachments.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
-import re
-import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -37,10 +42,11 @@ from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
 from rasa.core.channels.socketio import SocketIOOutput as RasaSocketIOOutput
 from sanic import Blueprint
 
+from bot.identifiers import WEB_CONVERSATION_ID, new_web_conversation_id
+from channels.client_address import from_environ
+
 logger = logging.getLogger(__name__)
 
-# As the upload store's `sender_id`: 1 to 128 characters, here without spaces or controls.
-SESSION_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 ANY_ORIGIN = "*"
 
 
@@ -107,23 +113,57 @@ class SocketIOInput(RasaSocketIOInput):
             if origin and not self.origin_allowed(origin):
                 logger.warning("socket.io connection refused: origin not allowed")
                 return False
-            return bool(await rasa_connect(sid, environ, auth))
+            if not await rasa_connect(sid, environ, auth):
+                return False
+            async with sio.session(sid, namespace=namespace) as session:
+                session["client_address"] = from_environ(environ)
+            return True
 
         async def session_request(sid: str, data: Any) -> None:
             requested = data.get("session_id") if isinstance(data, dict) else None
-            if isinstance(requested, str) and SESSION_ID.fullmatch(requested):
+            if isinstance(requested, str) and WEB_CONVERSATION_ID.fullmatch(requested):
                 session_id = requested
             else:
-                session_id = uuid.uuid4().hex
+                session_id = new_web_conversation_id()
+            async with sio.session(sid, namespace=namespace) as session:
+                previous = session.get("session_id")
+                session["session_id"] = session_id
             if self.session_persistence:
-                async with sio.session(sid, namespace=namespace) as session:
-                    previous = session.get("session_id")
-                    session["session_id"] = session_id
                 if previous and previous != session_id:
                     await sio.leave_room(sid, previous, namespace=namespace)
                 await sio.enter_room(sid, session_id, namespace=namespace)
             await sio.emit("session_confirm", session_id, room=sid, namespace=namespace)
 
+        async def user_uttered(sid: str, data: Any) -> None:
+            async with sio.session(sid, namespace=namespace) as session:
+                session_id = session.get("session_id")
+                address = session.get("client_address")
+            if not isinstance(session_id, str):
+                logger.warning("socket.io message ignored: no session confirmed for the socket")
+                return
+            if not isinstance(data, dict):
+                return
+            text = data.get("message", "")
+            if not isinstance(text, str):
+                text = ""
+            metadata = data.get(self.metadata_key)
+            if isinstance(metadata, str):
+                try:
+                    metadata = json.loads(metadata)
+                except ValueError:
+                    metadata = None
+            metadata = dict(metadata) if isinstance(metadata, dict) else {}
+            metadata.pop("client_address", None)
+            if address:
+                metadata["client_address"] = address
+            output_channel = SocketIOOutput(sio, self.bot_message_evt)
+            await on_new_message(
+                UserMessage(
+                    text, output_channel, session_id, input_channel=self.name(), metadata=metadata
+                )
+            )
+
         sio.on("connect", connect, namespace=namespace)
         sio.on("session_request", session_request, namespace=namespace)
+        sio.on(self.user_message_evt, user_uttered, namespace=namespace)
         return blueprint

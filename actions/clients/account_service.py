@@ -2,7 +2,9 @@
 
 One aiohttp session per process, a timeout on every call, and retries on network
 errors and 5xx answers; registrations are retried with the same idempotency key, so a
-retry never creates a second account.
+retry never creates a second account. Documents are not retried once sent (a claimed
+upload is consumed by the service whatever the outcome) and have a longer timeout: the
+service inspects the file in a worker process before it answers.
 """
 
 from __future__ import annotations
@@ -11,13 +13,11 @@ import asyncio
 import io
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-
-from bot.documents import CleanDocument
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,26 @@ UNAVAILABLE_MESSAGE = (
     "Le service d'inscription est momentanément indisponible. Vos informations sont "
     "conservées : vous pourrez réessayer dans quelques instants."
 )
+
+
+# The longest client address the service may receive (an IPv6 address with a zone).
+MAX_CLIENT_ADDRESS = 64
+
+
+def client_address(message: Mapping[str, Any] | None) -> str | None:
+    """The client's address that the public web channels put in a user message's
+    metadata (`client_address`); None when absent (messaging channels) or not a string."""
+    metadata = message.get("metadata") if isinstance(message, Mapping) else None
+    if not isinstance(metadata, Mapping):
+        return None
+    address = metadata.get("client_address")
+    if isinstance(address, str) and 0 < len(address) <= MAX_CLIENT_ADDRESS:
+        return address
+    return None
+
+
+def _with_address(payload: dict[str, Any], address: str | None) -> dict[str, Any]:
+    return {**payload, "client_address": address} if address is not None else payload
 
 
 class AccountServiceError(Exception):
@@ -64,6 +84,16 @@ class Handoff:
 
 
 @dataclass(frozen=True)
+class StoredDocument:
+    """An identity document the service inspected and stored (encrypted)."""
+
+    reference: str
+    side: str  # "front" | "back" | "full" (a front whose PDF holds both sides: "full")
+    pages: int
+    content_type: str
+
+
+@dataclass(frozen=True)
 class Registration:
     registration_id: int
     login: str
@@ -82,12 +112,14 @@ class AccountServiceClient:
         token: str,
         *,
         timeout: float = 5.0,
+        document_timeout: float = 30.0,
         retries: int = 2,
         backoff: float = 0.3,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {token}"}
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._document_timeout = aiohttp.ClientTimeout(total=document_timeout)
         self._retries = retries
         self._backoff = backoff
         self._session: aiohttp.ClientSession | None = None
@@ -98,6 +130,7 @@ class AccountServiceClient:
             os.environ.get("ACCOUNT_SERVICE_URL", "http://127.0.0.1:8000"),
             os.environ.get("ACCOUNT_API_TOKEN", "dev-local-token"),
             timeout=float(os.environ.get("ACCOUNT_SERVICE_TIMEOUT", "5")),
+            document_timeout=float(os.environ.get("ACCOUNT_SERVICE_DOCUMENT_TIMEOUT", "30")),
         )
 
     def _http(self) -> aiohttp.ClientSession:
@@ -116,9 +149,18 @@ class AccountServiceClient:
         return await self._send("POST", path, lambda: {"json": payload, "headers": headers})
 
     async def _send(
-        self, method: str, path: str, request: Callable[[], dict[str, Any]]
+        self,
+        method: str,
+        path: str,
+        request: Callable[[], dict[str, Any]],
+        *,
+        once: bool = False,
     ) -> tuple[int, dict[str, Any]]:
-        """Send `request()` (fresh on each attempt: a multipart body is read once)."""
+        """Send `request()` (fresh on each attempt: a multipart body is read once).
+
+        With `once`, the request is retried only when the connection could not be made
+        (nothing was sent), never after the service may have acted on it.
+        """
         for attempt in range(self._retries + 1):
             try:
                 async with self._http().request(
@@ -127,9 +169,16 @@ class AccountServiceClient:
                     body = {} if response.status == 204 else await response.json(content_type=None)
                     if response.status < 500:
                         return response.status, body
+                    # The route only: never a reference, a body or a message.
                     log.warning("account service answered %s on %s", response.status, path)
+                    if once:
+                        break
+            except aiohttp.ClientConnectorError as exc:
+                log.warning("account service unreachable on %s: %s", path, type(exc).__name__)
             except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
                 log.warning("account service unreachable on %s: %s", path, type(exc).__name__)
+                if once:
+                    break
             if attempt < self._retries:
                 await asyncio.sleep(self._backoff * (2**attempt))
         raise ServiceUnavailable()
@@ -146,7 +195,11 @@ class AccountServiceClient:
             )
 
     async def verify_company(
-        self, siren: str, contract_number: str, conversation_id: str | None = None
+        self,
+        siren: str,
+        contract_number: str,
+        conversation_id: str | None = None,
+        client_address: str | None = None,
     ) -> str:
         """Return the company name of a matching SIREN/contract pair.
 
@@ -156,27 +209,39 @@ class AccountServiceClient:
         """
         status, body = await self._post(
             "/api/v1/companies/verify",
-            {
-                "siren": siren,
-                "contract_number": contract_number,
-                "conversation_id": conversation_id,
-            },
+            _with_address(
+                {
+                    "siren": siren,
+                    "contract_number": contract_number,
+                    "conversation_id": conversation_id,
+                },
+                client_address,
+            ),
         )
         self._raise_for(status, body)
         return str(body["company_name"])
 
     async def check_email(
-        self, email: str, last_name: str, first_name: str, birth_date: str
+        self,
+        email: str,
+        last_name: str,
+        first_name: str,
+        birth_date: str,
+        *,
+        conversation_id: str | None = None,
+        client_address: str | None = None,
     ) -> EmailCheck:
         """Tell whether `email` is free for this person and whether it is a role mailbox."""
+        payload: dict[str, Any] = {
+            "email": email,
+            "last_name": last_name,
+            "first_name": first_name,
+            "birth_date": birth_date,
+        }
+        if conversation_id is not None:
+            payload["conversation_id"] = conversation_id
         status, body = await self._post(
-            "/api/v1/emails/check",
-            {
-                "email": email,
-                "last_name": last_name,
-                "first_name": first_name,
-                "birth_date": birth_date,
-            },
+            "/api/v1/emails/check", _with_address(payload, client_address)
         )
         self._raise_for(status, body)
         reason = body.get("reason") or {}
@@ -209,19 +274,59 @@ class AccountServiceClient:
             replayed=body["replayed"],
         )
 
-    async def store_document(
+    async def claim_upload(
         self,
-        document: CleanDocument,
+        token: str,
         *,
         conversation_id: str,
         document_type: str,
         country: str | None,
         side: str,
-    ) -> str:
-        """Store an inspected identity document (encrypted by the service); its reference.
+        client_address: str | None = None,
+    ) -> StoredDocument:
+        """Have the service inspect and store a file of its own upload store, which it
+        gives only to the conversation that uploaded it, and consumes (single use).
 
         Raises:
-            AccountServiceError: `document_refused` (the service's own inspection).
+            AccountServiceError: `upload_not_found` (unknown, expired, used, or another
+                conversation's), `document_refused` (the inspection's French message).
+            ServiceUnavailable: the service cannot be reached.
+        """
+        payload = _with_address(
+            {
+                "upload": token,
+                "conversation_id": conversation_id,
+                "document_type": document_type,
+                "country": country if document_type == "passport" else None,
+                "side": side,
+            },
+            client_address,
+        )
+        status, body = await self._send(
+            "POST",
+            "/api/v1/documents",
+            lambda: {"json": payload, "timeout": self._document_timeout},
+            once=True,
+        )
+        self._raise_for(status, body)
+        return self._stored(body)
+
+    async def store_document(
+        self,
+        data: bytes,
+        *,
+        filename: str | None,
+        content_type: str | None,
+        conversation_id: str,
+        document_type: str,
+        country: str | None,
+        side: str,
+        client_address: str | None = None,
+    ) -> StoredDocument:
+        """Send the bytes of a provider's media to be inspected and stored (encrypted).
+
+        Raises:
+            AccountServiceError: `document_refused` (the inspection's French message).
             ServiceUnavailable: the service cannot be reached.
         """
 
@@ -232,17 +337,28 @@ class AccountServiceClient:
             if document_type == "passport" and country:
                 form.add_field("country", country)
             form.add_field("side", side)
+            if client_address is not None:
+                form.add_field("client_address", client_address)
             form.add_field(
                 "file",
-                io.BytesIO(document.content),
-                filename=f"document.{document.extension}",
-                content_type=document.content_type,
+                io.BytesIO(data),
+                filename=(filename or "document")[-100:],
+                content_type=content_type or "application/octet-stream",
             )
-            return {"data": form}
+            return {"data": form, "timeout": self._document_timeout}
 
-        status, body = await self._send("POST", "/api/v1/documents", request)
+        status, body = await self._send("POST", "/api/v1/documents", request, once=True)
         self._raise_for(status, body)
-        return str(body["reference"])
+        return self._stored(body)
+
+    @staticmethod
+    def _stored(body: dict[str, Any]) -> StoredDocument:
+        return StoredDocument(
+            reference=str(body["reference"]),
+            side=str(body.get("side") or ""),
+            pages=int(body.get("pages") or 1),
+            content_type=str(body.get("content_type") or ""),
+        )
 
     async def delete_document(self, reference: str) -> None:
         """Delete a document the user replaced or abandoned; best effort."""
@@ -260,14 +376,16 @@ class AccountServiceClient:
         self._raise_for(status, body)
         return str(body["message"])
 
-    async def create_handoff(self, handoff: dict[str, Any]) -> Handoff:
+    async def create_handoff(
+        self, handoff: dict[str, Any], *, client_address: str | None = None
+    ) -> Handoff:
         """Queue the conversation for an advisor (a ticket outside opening hours).
 
         Raises:
             AccountServiceError: the request is refused (malformed).
             ServiceUnavailable: the service cannot be reached after the retries.
         """
-        status, body = await self._post("/api/v1/handoffs", handoff)
+        status, body = await self._post("/api/v1/handoffs", _with_address(handoff, client_address))
         self._raise_for(status, body)
         return Handoff(
             reference=str(body["id"]),

@@ -1,11 +1,16 @@
-"""Download of the files users attach, from allow-listed origins only.
+"""The files users attach: our own uploads by reference, providers' media downloaded.
 
 A user message may carry `metadata.attachments` (see DESIGN.md). Its URLs come from
-the user's side, so they are never trusted: a file is fetched only when its origin
-(scheme, host and port) is on the allow-list, without following redirects, streamed
-with a size cap and a timeout. Each origin can carry its own request headers (the
-bearer token of our own upload store, a provider's credentials), a path the URL must
-stay under, and whether it may redirect to another allow-listed origin.
+the user's side, so they are never trusted:
+
+- a URL of our own upload store (`{PUBLIC_BASE_URL}/uploads/{token}` or the same under
+  `ACCOUNT_SERVICE_URL`) is never fetched: `OwnUploads` extracts its token, which the
+  account service claims for the conversation (it checks the owner and consumes it);
+- any other file is fetched only when its origin (scheme, host and port) is on the
+  allow-list, without following redirects, streamed with a size cap and a timeout. Each
+  origin can carry its own request headers (a provider's credentials), a path the URL
+  must stay under, and whether it may redirect to another allow-listed origin. Our own
+  origins are not on that list: the account API's token is never sent with a download.
 
 The messaging channels (channels/) put their providers' media URLs in the metadata;
 their media hosts are allow-listed only when the channel is configured:
@@ -25,6 +30,7 @@ import asyncio
 import base64
 import logging
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urljoin, urlsplit
@@ -150,37 +156,25 @@ class AttachmentFetcher:
         origins: Mapping[str, Mapping[str, str] | Access],
         *,
         max_bytes: int,
-        own_store: Iterable[str] = (),
         timeout: float = 20.0,
     ) -> None:
         self._origins = {
             _checked_origin(url): access if isinstance(access, Access) else Access(dict(access))
             for url, access in origins.items()
         }
-        self._own_store = {_checked_origin(url) for url in own_store}
         self._max_bytes = max_bytes
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
 
     @classmethod
     def from_env(cls, max_bytes: int) -> AttachmentFetcher:
-        """Our own upload store (the web process, by its public and internal URLs),
-        plus any origin listed in ATTACHMENT_ORIGINS."""
-        token = os.environ.get("ACCOUNT_API_TOKEN", "dev-local-token")
-        own = {"Authorization": f"Bearer {token}"}
-        origins: dict[str, dict[str, str]] = {
-            os.environ.get("PUBLIC_BASE_URL", "http://localhost:8000"): own,
-            os.environ.get("ACCOUNT_SERVICE_URL", "http://127.0.0.1:8000"): own,
-        }
+        """The media hosts of the configured messaging channels, plus any origin listed
+        in ATTACHMENT_ORIGINS (fetched without credentials)."""
+        origins: dict[str, Mapping[str, str] | Access] = {}
         for url in os.environ.get("ATTACHMENT_ORIGINS", "").split(","):
             if url.strip():
                 origins.setdefault(url.strip(), {})
-        own_store = list(origins)[:2]
-        return cls(
-            {**origins, **provider_origins(os.environ)},
-            max_bytes=max_bytes,
-            own_store=own_store,
-        )
+        return cls({**origins, **provider_origins(os.environ)}, max_bytes=max_bytes)
 
     def _access(self, url: str) -> Access | None:
         """The access of the URL's origin, if it is allow-listed and the path fits."""
@@ -214,7 +208,7 @@ class AttachmentFetcher:
             self._session = None
 
     async def fetch(self, url: str) -> bytes:
-        """The file's bytes, at most `max_bytes` + 1 (the inspection refuses more).
+        """The file's bytes, at most `max_bytes` + 1 (the account service refuses more).
 
         Raises:
             AttachmentRefused: `not_allowed` (never requested), `unreachable`.
@@ -253,17 +247,6 @@ class AttachmentFetcher:
         log.warning("attachment fetch failed: too many redirects")
         raise AttachmentRefused("unreachable", UNREACHABLE)
 
-    async def discard(self, url: str) -> None:
-        """Delete the file from our own upload store once it has been read; best effort."""
-        origin = origin_of(url)
-        if origin is None or origin not in self._own_store:
-            return
-        try:
-            async with self._http().delete(url, headers=self._origins[origin].headers):
-                pass
-        except (aiohttp.ClientError, asyncio.TimeoutError):
-            log.info("uploaded file not deleted; the purge will remove it")
-
 
 def provider_origins(env: Mapping[str, str]) -> dict[str, Access]:
     """The media hosts of the messaging channels that are configured in `env`."""
@@ -288,3 +271,49 @@ def provider_origins(env: Mapping[str, str]) -> dict[str, Access]:
             if url.strip():
                 origins[url.strip()] = Access()
     return origins
+
+
+# The token of an upload URL (secrets.token_urlsafe in the account service).
+_UPLOAD_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+class OwnUploads:
+    """Recognises the URLs of our own upload store, whose files are never downloaded."""
+
+    def __init__(self, base_urls: Iterable[str]) -> None:
+        self._bases: set[tuple[str, str]] = set()
+        for url in base_urls:
+            origin = origin_of(url)
+            if origin is None:
+                raise ValueError(f"not an http(s) URL: {url!r}")
+            self._bases.add((origin, urlsplit(url.strip()).path.rstrip("/") + "/uploads/"))
+
+    @classmethod
+    def from_env(cls) -> OwnUploads:
+        """The web process by its public URL and by the URL the actions call it with."""
+        return cls(
+            [
+                os.environ.get("PUBLIC_BASE_URL", "http://localhost:8000"),
+                os.environ.get("ACCOUNT_SERVICE_URL", "http://127.0.0.1:8000"),
+            ]
+        )
+
+    def is_own(self, url: str) -> bool:
+        """Whether the URL's origin is our own web process (an upload or not)."""
+        origin = origin_of(url)
+        return origin is not None and any(origin == own for own, _ in self._bases)
+
+    def token_of(self, url: str) -> str | None:
+        """The token of `…/uploads/{token}` on one of our bases, else None."""
+        origin = origin_of(url)
+        if origin is None:
+            return None
+        parts = urlsplit(url.strip())
+        if parts.query or parts.fragment:
+            return None
+        for own, prefix in self._bases:
+            if origin == own and parts.path.startswith(prefix):
+                token = parts.path[len(prefix) :]
+                if _UPLOAD_TOKEN.fullmatch(token):
+                    return token
+        return None

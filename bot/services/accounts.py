@@ -21,16 +21,38 @@ from bot.errors import (
     DocumentUnavailable,
     EmailTaken,
     IdempotencyConflict,
+    ServiceError,
+    TooManyAttempts,
 )
 from bot.mailer import ActivationEmail
 from bot.models import Account, ActivationToken
 from bot.schemas import RegistrationIn
-from bot.services import contracts, documents, throttle
+from bot.services import contracts, documents, handoffs, throttle
 
 log = logging.getLogger(__name__)
 
 VERIFY = "verify"
 RESEND = "resend"
+EMAIL_CHECK = "email_check"
+
+
+class CompanyVerificationRequired(ServiceError):
+    """An e-mail check outside a conversation whose company was verified."""
+
+    status = 403
+    code = "company_verification_required"
+    message = (
+        "Nous devons d'abord retrouver votre entreprise avant de vérifier une adresse "
+        "e-mail : indiquez votre numéro SIREN et votre numéro de contrat."
+    )
+
+
+class TooManyEmailChecks(TooManyAttempts):
+    code = "too_many_email_checks"
+    message = (
+        "Vous avez vérifié beaucoup d'adresses e-mail en peu de temps. Par sécurité, "
+        "veuillez réessayer dans quelques minutes."
+    )
 
 
 @dataclass(frozen=True)
@@ -40,7 +62,11 @@ class Policy:
     activation_period: timedelta
     verify_window: timedelta
     verify_max_failures_per_conversation: int
-    verify_max_failures_per_client: int
+    verify_max_failures_per_address: int
+    verified_conversation_ttl: timedelta
+    email_check_window: timedelta
+    email_check_max_per_conversation: int
+    email_check_max_per_address: int
     resend_window: timedelta
     resend_max_per_window: int
     upload_ttl: timedelta
@@ -48,6 +74,11 @@ class Policy:
     document_retention: timedelta
     upload_window: timedelta
     upload_max_per_window: int
+    handoff_limits: handoffs.HandoffLimits = handoffs.HandoffLimits()
+
+    @property
+    def handoff_window(self) -> timedelta:
+        return self.handoff_limits.window
 
 
 @dataclass(frozen=True)
@@ -63,32 +94,94 @@ class Registered:
     replayed: bool
 
 
+def _keys(
+    conversation_id: str | None,
+    client_address: str | None,
+    client_id: str,
+    per_conversation: int,
+    per_address: int,
+) -> dict[str, int]:
+    """The throttling keys of a call: its conversation and its client's address. A call
+    naming neither is counted against its API client, with the per-conversation limit."""
+    keys = {}
+    if conversation_id:
+        keys[throttle.conversation_key(conversation_id)] = per_conversation
+    address = throttle.address_key(client_address)
+    if address:
+        keys[address] = per_address
+    return keys or {f"client:{client_id}": per_conversation}
+
+
 async def verify_company(
     session: AsyncSession,
     siren: str,
     contract_number: str,
     *,
     conversation_id: str | None,
+    client_address: str | None = None,
     client_id: str,
     policy: Policy,
     now: datetime,
 ) -> str:
-    """Return the company name for a matching SIREN/contract pair.
+    """Return the company name for a matching SIREN/contract pair, and remember that
+    the conversation's company is verified.
+
+    Failures are counted per conversation and per client address; the attempt is
+    counted before the pair is looked up, so that concurrent calls never exceed the
+    limits, and forgotten when it succeeds.
 
     Raises:
-        TooManyAttempts: too many failures lately from this conversation or client.
+        TooManyAttempts: too many failures lately from this conversation or address.
         CompanyNotVerified: unknown SIREN, unknown contract or mismatched pair alike.
     """
-    keys = {f"client:{client_id}": policy.verify_max_failures_per_client}
-    if conversation_id:
-        keys[f"conversation:{conversation_id}"] = policy.verify_max_failures_per_conversation
-    await throttle.ensure_allowed(session, VERIFY, keys, now, policy.verify_window)
+    keys = _keys(
+        conversation_id,
+        client_address,
+        client_id,
+        policy.verify_max_failures_per_conversation,
+        policy.verify_max_failures_per_address,
+    )
+    reservation = await throttle.reserve(session, VERIFY, keys, now, policy.verify_window)
     name = await contracts.company_name(session, siren, contract_number)
     if name is None:
-        await throttle.record(session, VERIFY, list(keys), now)
-        await session.commit()
-        raise CompanyNotVerified()
+        raise CompanyNotVerified()  # the reserved attempt stays: a failure
+    await throttle.release(session, reservation)
+    if conversation_id:
+        await throttle.mark_verified(session, conversation_id, now)
+    await session.commit()
     return name
+
+
+async def admit_email_check(
+    session: AsyncSession,
+    *,
+    conversation_id: str | None,
+    client_address: str | None,
+    client_id: str,
+    policy: Policy,
+    now: datetime,
+) -> None:
+    """Let an e-mail check through only inside a conversation whose company was
+    verified, within the limits per conversation and per client address.
+
+    Raises:
+        CompanyVerificationRequired: no conversation, or its company is not verified.
+        TooManyEmailChecks: too many checks lately from this conversation or address.
+    """
+    if not conversation_id or not await throttle.is_verified(
+        session, conversation_id, now, policy.verified_conversation_ttl
+    ):
+        raise CompanyVerificationRequired()
+    keys = _keys(
+        conversation_id,
+        client_address,
+        client_id,
+        policy.email_check_max_per_conversation,
+        policy.email_check_max_per_address,
+    )
+    await throttle.reserve(
+        session, EMAIL_CHECK, keys, now, policy.email_check_window, TooManyEmailChecks
+    )
 
 
 def _same_person(account: Account, last_name: str, first_name: str, birth_date: date) -> bool:
@@ -398,8 +491,15 @@ async def purge(session: AsyncSession, *, policy: Policy, now: datetime) -> int:
     result = await session.execute(
         delete(Account).where(*unactivated).execution_options(synchronize_session=False)
     )
+    windows = (
+        policy.verify_window,
+        policy.resend_window,
+        policy.upload_window,
+        policy.email_check_window,
+        policy.handoff_window,
+    )
     await throttle.forget_before(
-        session, now - max(policy.verify_window, policy.resend_window, policy.upload_window)
+        session, now - max(windows), now - policy.verified_conversation_ttl
     )
     await session.commit()
     purged = result.rowcount or 0

@@ -171,7 +171,9 @@ async def log_in(
         login_key: policy.max_failures_per_login,
         client_key: policy.max_failures_per_client,
     }
-    await throttle.ensure_allowed(
+    # Counted before the password is checked (and forgotten on success), so that
+    # concurrent attempts never get more than the limit checked.
+    reservation = await throttle.reserve(
         session, LOGIN_ATTEMPT, keys, now, policy.window, error=TooManyLogins
     )
     found = (await session.execute(select(Agent).where(Agent.login == login))).scalar_one_or_none()
@@ -181,10 +183,9 @@ async def log_in(
         _verify, stored_hash, password
     )
     if agent is None or not valid:
-        await throttle.record(session, LOGIN_ATTEMPT, list(keys), now)
-        await session.commit()
         log.info("agent login refused")
         raise InvalidCredentials()
+    await throttle.release(session, reservation)
     if _hasher.check_needs_rehash(agent.password_hash):
         agent.password_hash = await asyncio.to_thread(_hasher.hash, password)
     token = secrets.token_urlsafe(32)

@@ -20,7 +20,7 @@ from sqlalchemy.sql import Select
 
 from bot.crypto import DocumentCipher
 from bot.documents import CleanDocument
-from bot.errors import DocumentAttached, DocumentUnavailable, TooManyUploads
+from bot.errors import DocumentAttached, DocumentUnavailable, NotFound, TooManyUploads
 from bot.models import Account, Document, Upload
 from bot.services import throttle
 
@@ -38,16 +38,22 @@ def new_reference() -> str:
 
 
 async def admit_upload(
-    session: AsyncSession, client: str, *, limit: int, window: timedelta, now: datetime
+    session: AsyncSession,
+    keys: str | Sequence[str],
+    *,
+    limit: int,
+    window: timedelta,
+    now: datetime,
 ) -> None:
-    """Count an upload attempt of `client`, refused or not, unless it is over its limit.
+    """Count an upload attempt against each key (the client's address, the
+    conversation…), refused or not, unless one of them is over its limit.
 
     Raises:
-        TooManyUploads: `limit` attempts already within the sliding window.
+        TooManyUploads: `limit` attempts already within the sliding window for a key.
     """
-    await throttle.ensure_allowed(session, UPLOAD, {client: limit}, now, window, TooManyUploads)
-    await throttle.record(session, UPLOAD, [client], now)
-    await session.commit()
+    keys = [keys] if isinstance(keys, str) else keys
+    limits = {key: limit for key in keys}
+    await throttle.reserve(session, UPLOAD, limits, now, window, TooManyUploads)
 
 
 async def store_upload(
@@ -91,6 +97,62 @@ async def read_upload(
     if data is None:
         return None
     return await asyncio.to_thread(cipher.decrypt, data)
+
+
+class UploadNotFound(NotFound):
+    """One answer for an upload unknown, expired, already used or of another conversation."""
+
+    code = "upload_not_found"
+    message = (
+        "Nous ne retrouvons pas ce fichier : il a expiré, a déjà été utilisé ou n'a pas été "
+        "envoyé dans cette conversation. Envoyez-le de nouveau."
+    )
+
+
+@dataclass(frozen=True)
+class ClaimedUpload:
+    data: bytes
+    filename: str
+
+
+async def claim_upload(
+    session: AsyncSession,
+    cipher: DocumentCipher,
+    token: str,
+    conversation_id: str,
+    *,
+    ttl: timedelta,
+    now: datetime,
+) -> ClaimedUpload | None:
+    """Take an upload of `conversation_id` out of the store: it is deleted now, whatever
+    becomes of it (single use).
+
+    Returns:
+        Its decrypted bytes and file name, or None when the token is unknown, expired,
+        already claimed or uploaded in another conversation (which keeps its upload).
+
+    Raises:
+        InvalidToken: the upload cannot be decrypted with the configured keys (it is
+            deleted all the same).
+    """
+    row = (
+        await session.execute(
+            select(Upload.id, Upload.data, Upload.filename).where(
+                Upload.token_hash == hash_token(token),
+                Upload.conversation_id == conversation_id,
+                Upload.created_at > now - ttl,
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    deleted = await session.execute(
+        delete(Upload).where(Upload.id == row.id).execution_options(synchronize_session=False)
+    )
+    await session.commit()
+    if deleted.rowcount != 1:
+        return None  # claimed by a concurrent request meanwhile
+    return ClaimedUpload(await asyncio.to_thread(cipher.decrypt, row.data), row.filename)
 
 
 async def delete_upload(session: AsyncSession, token: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import secrets
 import statistics
 from dataclasses import dataclass
@@ -20,10 +21,17 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.errors import AssistantUnavailable, HandoffConflict, NotFound, NotYourHandoff
+from bot.errors import (
+    AssistantUnavailable,
+    HandoffConflict,
+    NotFound,
+    NotYourHandoff,
+    TooManyAttempts,
+)
 from bot.models import Agent, Handoff
 from bot.rasa_client import RasaClient
 from bot.schemas import HandoffIn
+from bot.services import throttle
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +62,27 @@ OUTCOMES = {
 }
 FIGURES_PERIOD = timedelta(days=7)
 RECENTLY_CLOSED = 20
+
+HANDOFF = "handoff"  # kind of the throttle's rows
+
+
+class TooManyHandoffs(TooManyAttempts):
+    code = "too_many_handoffs"
+    message = (
+        "Vous avez demandé plusieurs fois un conseiller en peu de temps. Votre demande "
+        "précédente a bien été transmise ; vous pouvez aussi écrire à notre cellule "
+        "dédiée aux espaces clients."
+    )
+
+
+@dataclass(frozen=True)
+class HandoffLimits:
+    """New handoffs per conversation and per client address within `window`."""
+
+    per_conversation: int = 3
+    per_address: int = 10
+    window: timedelta = timedelta(hours=1)
+
 
 NOT_FOUND = "Cette demande de mise en relation n'existe pas."
 ALREADY_CLOSED = "Cette conversation est déjà close."
@@ -100,13 +129,45 @@ async def position(session: AsyncSession, handoff: Handoff) -> int | None:
 
 
 async def open_handoff(
-    session: AsyncSession, request: HandoffIn, *, advisors_open: bool, now: datetime
+    session: AsyncSession,
+    request: HandoffIn,
+    *,
+    advisors_open: bool,
+    now: datetime,
+    limits: HandoffLimits | None = None,
 ) -> Opened:
     """Queue the conversation for an advisor, or make a ticket when none is on duty; a
-    conversation with an open handoff (waiting, active or ticket) gets that one back."""
+    conversation with an open handoff (waiting, active or ticket) gets that one back,
+    uncounted.
+
+    Raises:
+        TooManyHandoffs: too many handoffs opened lately by this conversation or from
+            this client address.
+    """
     existing = await _open_for(session, request.conversation_id)
     if existing is not None:
         return Opened(existing, False, await position(session, existing))
+    limits = limits or HandoffLimits()
+    # Per conversation, the handoffs themselves are counted: the database keeps a
+    # conversation to one open handoff, so concurrent calls create one at most.
+    created, oldest = (
+        await session.execute(
+            select(func.count(), func.min(Handoff.created_at)).where(
+                Handoff.conversation_id == request.conversation_id,
+                Handoff.created_at > now - limits.window,
+            )
+        )
+    ).one()
+    if created >= limits.per_conversation:
+        wait = (oldest + limits.window - now).total_seconds()
+        raise TooManyHandoffs(retry_after=max(1, math.ceil(wait)))
+    keys = {}
+    address = throttle.address_key(request.client_address)
+    if address:
+        keys[address] = limits.per_address
+    reservation = await throttle.reserve(
+        session, HANDOFF, keys, now, limits.window, TooManyHandoffs
+    )
     handoff = Handoff(
         reference=_new_reference(),
         conversation_id=request.conversation_id,
@@ -126,6 +187,8 @@ async def open_handoff(
         existing = await _open_for(session, request.conversation_id)
         if existing is None:
             raise
+        await throttle.release(session, reservation)
+        await session.commit()
         return Opened(existing, False, await position(session, existing))
     log.info("handoff %s opened: %s, %s", handoff.reference, handoff.reason, handoff.status)
     return Opened(handoff, True, await position(session, handoff))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from datetime import date, datetime
@@ -11,10 +10,12 @@ from typing import Any
 from aiohttp import web
 
 from bot import identifiers
-from bot.documents import DocumentRefused, inspect_document
+from bot.crypto import InvalidToken
+from bot.documents import DocumentRefused
 from bot.errors import (
     DocumentNotAccepted,
     EmailTaken,
+    InternalError,
     InvalidField,
     InvalidJson,
     MissingIdempotencyKey,
@@ -23,11 +24,13 @@ from bot.errors import (
     UnsupportedMediaType,
 )
 from bot.french import PARIS
+from bot.inspection import INSPECTOR
 from bot.mailer import HandoffTicketEmail
 from bot.models import Account, Handoff
 from bot.opening_hours import opening_text
 from bot.schemas import (
     HANDOFF_REASONS,
+    DocumentClaimIn,
     DocumentIn,
     EmailCheckIn,
     HandoffIn,
@@ -77,6 +80,7 @@ async def verify_company(request: web.Request) -> web.Response:
             payload.siren,
             payload.contract_number,
             conversation_id=payload.conversation_id,
+            client_address=payload.client_address,
             client_id=request[CLIENT_ID],
             policy=request.app[POLICY],
             now=request.app[CLOCK](),
@@ -89,6 +93,14 @@ async def verify_company(request: web.Request) -> web.Response:
 async def check_email(request: web.Request) -> web.Response:
     payload = parse(EmailCheckIn, await read_json(request))
     async with request.app[SESSIONS]() as session:
+        await accounts.admit_email_check(
+            session,
+            conversation_id=payload.conversation_id,
+            client_address=payload.client_address,
+            client_id=request[CLIENT_ID],
+            policy=request.app[POLICY],
+            now=request.app[CLOCK](),
+        )
         taken = await accounts.email_taken_by_other(
             session,
             payload.email,
@@ -166,25 +178,57 @@ async def resend_activation(request: web.Request) -> web.Response:
 
 
 async def create_document(request: web.Request) -> web.Response:
-    """Inspect an identity document again (the assistant already did) and store it."""
+    """Inspect an identity document once, in a worker process, and store it.
+
+    The file is either an upload of the widget, claimed by its token in a JSON body (and
+    deleted whatever the outcome), or the bytes of a provider's media in a multipart
+    form. A two-page PDF sent as a front is stored as the full document.
+    """
     settings = request.app[SETTINGS]
     limits = settings.document_limits
-    form = await read_form(
-        request, max_bytes=settings.max_upload_bytes, too_large=file_too_large(limits.max_bytes)
-    )
-    no_file = [{"field": FILE_FIELD, "message": "est obligatoire."}] if form.file is None else []
-    try:
-        payload = parse(DocumentIn, form.fields)
-    except InvalidField as error:
-        raise invalid_fields([*error.details.get("fields", []), *no_file]) from None
-    if form.file is None:
-        raise invalid_fields(no_file)
-    try:
-        clean = await asyncio.to_thread(
-            inspect_document, form.file.data, form.file.filename, limits
+    filename: str | None
+    if request.content_type == "application/json":
+        claim = parse(DocumentClaimIn, await read_json(request))
+        payload: DocumentIn = claim
+        async with request.app[SESSIONS]() as session:
+            try:
+                claimed = await documents.claim_upload(
+                    session,
+                    request.app[CIPHER],
+                    claim.upload,
+                    claim.conversation_id,
+                    ttl=request.app[POLICY].upload_ttl,
+                    now=request.app[CLOCK](),
+                )
+            except InvalidToken:
+                log.error("an upload cannot be decrypted: is its key still in DOCUMENT_KEYS?")
+                raise InternalError() from None
+        if claimed is None:
+            raise documents.UploadNotFound()
+        data, filename = claimed.data, claimed.filename
+    else:
+        form = await read_form(
+            request,
+            max_bytes=settings.max_upload_bytes,
+            too_large=file_too_large(limits.max_bytes),
         )
+        no_file = []
+        if form.file is None:
+            no_file = [{"field": FILE_FIELD, "message": "est obligatoire."}]
+        try:
+            payload = parse(DocumentIn, form.fields)
+        except InvalidField as error:
+            raise invalid_fields([*error.details.get("fields", []), *no_file]) from None
+        if form.file is None:
+            raise invalid_fields(no_file)
+        data, filename = form.file.data, form.file.filename
+    try:
+        clean = await request.app[INSPECTOR].inspect(data, filename, limits)
     except DocumentRefused as refusal:
         raise DocumentNotAccepted(refusal.message, reason=refusal.code) from None
+    side = payload.side
+    if side == "front" and clean.content_type == "application/pdf" and clean.pages >= 2:
+        side = "full"  # both faces in one file
     async with request.app[SESSIONS]() as session:
         row = await documents.store_document(
             session,
@@ -193,7 +237,7 @@ async def create_document(request: web.Request) -> web.Response:
             conversation_id=payload.conversation_id,
             document_type=payload.document_type,
             country=payload.country,
-            side=payload.side,
+            side=side,
             now=request.app[CLOCK](),
         )
     return json_response(
@@ -264,7 +308,11 @@ async def create_handoff(request: web.Request) -> web.Response:
     hours, now = request.app[SETTINGS].opening_hours, request.app[CLOCK]()
     async with request.app[SESSIONS]() as session:
         opened = await handoffs.open_handoff(
-            session, payload, advisors_open=hours.is_open(now), now=now
+            session,
+            payload,
+            advisors_open=hours.is_open(now),
+            now=now,
+            limits=request.app[POLICY].handoff_limits,
         )
     handoff = opened.handoff
     opens_at = hours.next_opening(now) if handoff.status == handoffs.TICKET else None

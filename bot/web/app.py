@@ -14,9 +14,10 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from bot.clock import Clock, utc_now
 from bot.crypto import DocumentCipher, development_key
 from bot.db import make_engine, make_session_factory, migrate
+from bot.inspection import inspection_pool
 from bot.mailer import Mailer
 from bot.rasa_client import RasaClient
-from bot.services import accounts, agents, contracts
+from bot.services import accounts, agents, contracts, handoffs
 from bot.settings import DEFAULT_DEV_TOKEN, Settings
 from bot.web import agent_auth, middlewares
 from bot.web.keys import (
@@ -41,7 +42,11 @@ def policy_from(settings: Settings) -> accounts.Policy:
         activation_period=settings.activation_period,
         verify_window=settings.verify_window,
         verify_max_failures_per_conversation=settings.verify_max_failures,
-        verify_max_failures_per_client=settings.verify_max_failures_per_client,
+        verify_max_failures_per_address=settings.verify_max_failures_per_address,
+        verified_conversation_ttl=settings.verified_conversation_ttl,
+        email_check_window=settings.email_check_window,
+        email_check_max_per_conversation=settings.email_check_max_per_conversation,
+        email_check_max_per_address=settings.email_check_max_per_address,
         resend_window=settings.resend_window,
         resend_max_per_window=settings.resend_max_per_window,
         upload_ttl=settings.upload_ttl,
@@ -49,6 +54,11 @@ def policy_from(settings: Settings) -> accounts.Policy:
         document_retention=settings.document_retention,
         upload_window=settings.upload_window,
         upload_max_per_window=settings.upload_max_per_window,
+        handoff_limits=handoffs.HandoffLimits(
+            per_conversation=settings.handoff_max_per_conversation,
+            per_address=settings.handoff_max_per_address,
+            window=settings.handoff_window,
+        ),
     )
 
 
@@ -72,7 +82,13 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> web.
     # Bodies read whole are JSON, capped at 64 KiB; uploads are streamed with their own
     # cap (`max_upload_bytes`, see bot/web/forms.py).
     app = web.Application(
-        middlewares=[middlewares.errors, middlewares.bearer_auth, agent_auth.agent_session],
+        middlewares=[
+            middlewares.errors,
+            # Before anything reads `request.remote`: the real client behind the proxies.
+            middlewares.real_client(settings.trusted_proxies),
+            middlewares.bearer_auth,
+            agent_auth.agent_session,
+        ],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
@@ -88,6 +104,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> web.
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_rasa_client)
     app.cleanup_ctx.append(_periodic_purge)
+    app.cleanup_ctx.append(inspection_pool)
     return app
 
 

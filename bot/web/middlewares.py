@@ -1,13 +1,16 @@
-"""Error mapping and bearer-token authentication."""
+"""Error mapping, the real client address behind trusted proxies, bearer-token
+authentication."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
+from aiohttp_remotes import XForwardedFiltered
 
 from bot.errors import (
     InternalError,
@@ -17,6 +20,7 @@ from bot.errors import (
     ServiceError,
     Unauthorized,
 )
+from bot.services import throttle
 from bot.web.access_log import loggable_path
 from bot.web.keys import PAGES, SETTINGS
 from bot.web.responses import json_response
@@ -42,9 +46,43 @@ def answers_json(path: str) -> bool:
 
 
 def address_key(request: web.Request) -> str:
-    """The client's address as a throttling key, hashed: the database keeps no IP."""
-    address = (request.remote or "").encode()
-    return f"address:{hashlib.sha256(address).hexdigest()[:32]}"
+    """The client's address as a throttling key, hashed: the database keeps no IP.
+
+    `request.remote` is the real client: the peer, or the address a trusted proxy
+    forwarded (see `real_client`).
+    """
+    return throttle.address_key(request.remote) or "address:unknown"
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def real_client(trusted: Sequence[Network]) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """A middleware making `request.remote` (and the scheme and host) what the trusted
+    proxies in front of the process forwarded in `X-Forwarded-For` (`-Proto`, `-Host`).
+
+    The headers are honoured only when the peer itself is one of `trusted`; from any
+    other peer they are ignored, so that no client can choose its own address. Behind
+    the proxies, the address is the right-most one that is not a trusted proxy
+    (aiohttp-remotes' `XForwardedFiltered`).
+    """
+    networks = tuple(trusted)
+    forwarded = XForwardedFiltered(set(networks)) if networks else None
+
+    def from_proxy(request: web.Request) -> bool:
+        peer = throttle.normal_address(request.remote)
+        if peer is None:
+            return False
+        ip = ipaddress.ip_address(peer)
+        return any(ip in network for network in networks)
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if forwarded is not None and from_proxy(request):
+            return await forwarded.middleware(request, handler)
+        return await handler(request)
+
+    return middleware
 
 
 def needs_token(path: str) -> bool:

@@ -1,8 +1,10 @@
 """The upload store: the chat widget posts a file, the action server fetches it once.
 
 `POST /uploads` is public and throttled per client address; it stores the file encrypted
-as it came, without looking at it (the assistant inspects it, to answer in the
-conversation). Reading and deleting an upload need the API bearer token.
+as it came, without looking at it, bound to the web conversation of its `sender_id`. The
+account service inspects it once, when the assistant claims it for that conversation
+(`POST /api/v1/documents` with its token), and deletes it then. Reading and deleting an
+upload need the API bearer token.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
+from bot import identifiers
 from bot.crypto import InvalidToken
 from bot.errors import InternalError, InvalidUpload, NotFound
 from bot.services import documents
@@ -89,7 +92,8 @@ async def create_upload(request: web.Request) -> web.Response:
         token = await documents.store_upload(
             session,
             request.app[CIPHER],
-            conversation_id=sender_id,
+            # The conversation Rasa's web channels give this sender: the one that claims it.
+            conversation_id=identifiers.web_conversation_id(sender_id),
             filename=filename,
             content_type=content_type,
             data=form.file.data,

@@ -1,27 +1,34 @@
 """Step 4's validators with real files: uploaded to the real account service on
-loopback, fetched, inspected and stored as the action server does it."""
+loopback and claimed by the conversation, or served by a messaging provider's media
+host on loopback, downloaded and sent as they are; the service alone inspects them."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import text
 
 from actions import identity
 from actions.clients.account_service import AccountServiceClient
-from actions.clients.attachments import AttachmentFetcher
+from actions.clients.attachments import AttachmentFetcher, OwnUploads
 from actions.registration_form import ValidateRegistrationForm
 from bot.documents import DocumentRefused, inspect_document
+from bot.identifiers import new_web_conversation_id
 from bot.web import keys
 from tests.actions.conftest import said, slot, slot_events, tracker, user
-from tests.conftest import API_TOKEN, Service
+from tests.conftest import Service
 from tests.corpus import Sample, build_corpus
 from tests.e2e.chat import upload as upload_file
 
 CORPUS = build_corpus()
+# The conversations of the web channel, as Rasa names them (and the upload store binds).
+CONVERSATION = new_web_conversation_id()
+VICTIM = new_web_conversation_id()
 # The upload store itself refuses an empty file (tested with the web process).
 REFUSED = sorted(name for name, sample in CORPUS.items() if sample.code not in (None, "empty"))
 # Answers of the earlier steps, which no step-4 message may change.
@@ -35,12 +42,40 @@ EARLIER = {
 
 
 @pytest.fixture
-async def fetcher(service: Service) -> AsyncIterator[AttachmentFetcher]:
-    """The actions' fetcher, allowed to read the service's upload store only."""
+async def media_host() -> AsyncIterator[MediaHost]:
+    """A messaging provider's media host on loopback, serving the corpus's files."""
+    app = web.Application()
+    host = MediaHost(TestServer(app, host="127.0.0.1"))
+
+    async def serve(request: web.Request) -> web.Response:
+        host.requests.append(request.path)
+        return web.Response(body=CORPUS[request.match_info["name"]].data)
+
+    app.router.add_get("/media/{name}", serve)
+    await host.server.start_server()
+    yield host
+    await host.server.close()
+
+
+class MediaHost:
+    def __init__(self, server: TestServer) -> None:
+        self.server = server
+        self.requests: list[str] = []
+
+    def attachment(self, name: str) -> dict[str, Any]:
+        sample = CORPUS[name]
+        return {
+            "url": str(self.server.make_url(f"/media/{name}")),
+            "filename": sample.filename,
+            "content_type": None,
+        }
+
+
+@pytest.fixture
+async def fetcher(media_host: MediaHost) -> AsyncIterator[AttachmentFetcher]:
+    """The actions' fetcher, allowed to download the provider's media only."""
     fetcher = AttachmentFetcher(
-        {service.base_url: {"Authorization": f"Bearer {API_TOKEN}"}},
-        max_bytes=identity.DOCUMENT_LIMITS.max_bytes,
-        own_store=[service.base_url],
+        {str(media_host.server.make_url("/")): {}}, max_bytes=identity.DOCUMENT_MAX_BYTES
     )
     previous, identity._fetcher = identity._fetcher, fetcher
     yield fetcher
@@ -49,28 +84,47 @@ async def fetcher(service: Service) -> AsyncIterator[AttachmentFetcher]:
 
 
 @pytest.fixture
-def step4(live_client: AccountServiceClient, fetcher: AttachmentFetcher) -> None:
-    """The account service client and the fetcher, both on the service on loopback."""
+def own_uploads(service: Service) -> Iterator[OwnUploads]:
+    """Our own upload store is the service on loopback."""
+    uploads = OwnUploads([service.base_url])
+    previous, identity._uploads = identity._uploads, uploads
+    yield uploads
+    identity._uploads = previous
 
 
-async def upload(service: Service, sample: Sample, sender: str = "conv-test") -> dict[str, Any]:
+@pytest.fixture
+def step4(
+    live_client: AccountServiceClient, fetcher: AttachmentFetcher, own_uploads: OwnUploads
+) -> None:
+    """The account service client and its upload store on loopback, and the fetcher."""
+
+
+async def upload(service: Service, sample: Sample, sender: str = CONVERSATION) -> dict[str, Any]:
     """The attachment object of `sample`, uploaded as the chat widget does."""
     status, attachment = await upload_file(service.http, service.base_url, sender, sample)
     assert status == 201, attachment
     return attachment
 
 
-def sent(*attachments: dict[str, Any]) -> dict[str, Any]:
-    return user("/send_document", "send_document", metadata={"attachments": list(attachments)})
+def sent(*attachments: dict[str, Any], **metadata: Any) -> dict[str, Any]:
+    return user(
+        "/send_document",
+        "send_document",
+        metadata={"attachments": list(attachments), **metadata},
+    )
 
 
 def earlier() -> list[dict[str, Any]]:
     return [slot(name, value) for name, value in EARLIER.items()]
 
 
-async def validate(domain: dict, *events: dict[str, Any]) -> tuple[dict, list[str]]:
+async def validate(
+    domain: dict, *events: dict[str, Any], sender: str = CONVERSATION
+) -> tuple[dict, list[str]]:
     dispatcher = CollectingDispatcher()
-    result = await ValidateRegistrationForm().run(dispatcher, tracker(*events), domain)
+    result = await ValidateRegistrationForm().run(
+        dispatcher, tracker(*events, sender=sender), domain
+    )
     return slot_events(result), said(dispatcher)
 
 
@@ -291,3 +345,127 @@ async def test_changing_the_document_forgets_the_stored_one(
     assert slots["id_document_type"] is None and slots["id_document"] is None
     assert messages == []
     assert await stored_documents(service) == []
+
+
+# Documents go one way: an upload is claimed by its conversation, once.
+
+
+async def read_upload(service: Service, attachment: dict[str, Any]) -> int:
+    """The status of reading the upload back from the store (200 while it exists)."""
+    async with await service.call("GET", attachment["url"].removeprefix(service.base_url)) as got:
+        return got.status
+
+
+async def test_an_upload_of_this_conversation_is_claimed_once(
+    domain: dict, service: Service, step4: None
+) -> None:
+    attachment = await upload(service, CORPUS["pdf_recto_verso"])
+    slots, messages = await validate(
+        domain, *card_chosen(), slot("requested_slot", "id_document"), sent(attachment)
+    )
+    assert messages == ["utter_document_received"]
+    ((reference, side, _),) = await stored_documents(service)
+    assert slots["id_document"] == [reference] and side == "full"
+    assert await read_upload(service, attachment) == 404  # consumed by the claim
+
+    # Sent again (a replayed message): refused, and the stored document stays.
+    slots, messages = await validate(
+        domain, *card_chosen(), slot("requested_slot", "id_document"), sent(attachment)
+    )
+    assert slots["id_document"] is None and messages[0]
+    assert [row[0] for row in await stored_documents(service)] == [reference]
+
+
+async def test_an_upload_of_another_conversation_is_refused_and_kept_for_its_owner(
+    domain: dict, service: Service, step4: None
+) -> None:
+    victims = await upload(service, CORPUS["png_scan"], sender=VICTIM)
+    slots, messages = await validate(
+        domain, *card_chosen(), slot("requested_slot", "id_document"), sent(victims)
+    )
+    assert slots["id_document"] is None and slots["id_document_front"] is None
+    assert slots["failed_attempts"] == {"id_document": 1}
+    assert not set(slots) & set(EARLIER)
+    assert await stored_documents(service) == []
+    # The same French answer as for a token that never existed: nothing to learn.
+    unknown = {**victims, "url": victims["url"].rsplit("/", 1)[0] + "/" + "A" * 43}
+    _, unknown_messages = await validate(
+        domain, *card_chosen(), slot("requested_slot", "id_document"), sent(unknown)
+    )
+    assert messages == unknown_messages
+    assert "é" in messages[0] or "è" in messages[0]  # the service's French message
+
+    # The victim's own conversation still gets its file.
+    slots, messages = await validate(
+        domain,
+        *card_chosen(),
+        slot("requested_slot", "id_document"),
+        sent(victims),
+        sender=VICTIM,
+    )
+    assert messages == ["utter_document_front_received"]
+    assert len(await stored_documents(service)) == 1
+
+
+async def test_our_own_origin_is_never_fetched_outside_the_upload_store(
+    domain: dict, service: Service, step4: None
+) -> None:
+    attachment = {"url": f"{service.base_url}/api/v1/openapi.yaml", "filename": "cni.pdf"}
+    slots, messages = await validate(
+        domain, *card_chosen(), slot("requested_slot", "id_document"), sent(attachment)
+    )
+    assert slots["id_document"] is None
+    assert "service d'envoi sécurisé" in messages[0]
+
+
+# A messaging provider's media: downloaded, sent as it is, inspected by the service.
+
+
+async def test_a_providers_media_is_downloaded_and_stored(
+    domain: dict, service: Service, step4: None, media_host: MediaHost
+) -> None:
+    _, messages = await validate(
+        domain,
+        *card_chosen(),
+        slot("requested_slot", "id_document"),
+        sent(media_host.attachment("pdf_recto_verso")),
+    )
+    assert messages == ["utter_document_received"]
+    assert media_host.requests == ["/media/pdf_recto_verso"]
+    assert [side for _, side, _ in await stored_documents(service)] == ["full"]
+
+
+async def test_a_refused_providers_media_is_explained_by_the_service(
+    domain: dict, service: Service, step4: None, media_host: MediaHost
+) -> None:
+    sample = CORPUS["gif"]
+    with pytest.raises(DocumentRefused) as expected:
+        inspect_document(sample.data, sample.filename)
+    slots, messages = await validate(
+        domain,
+        *card_chosen(),
+        slot("requested_slot", "id_document"),
+        sent(media_host.attachment("gif")),
+    )
+    assert messages == [expected.value.message]
+    assert slots["id_document"] is None
+    assert await stored_documents(service) == []
+
+
+# The client's address, put in the metadata by the public web channels.
+
+
+@pytest.mark.parametrize("address", ["203.0.113.7", "2001:db8::7", 42, None])
+async def test_a_message_with_a_client_address_is_served_as_any_other(
+    domain: dict, service: Service, step4: None, address: Any
+) -> None:
+    attachment = await upload(service, CORPUS["pdf_recto_verso"])
+    metadata = {} if address is None else {"client_address": address}
+    slots, messages = await validate(
+        domain,
+        *card_chosen(),
+        slot("requested_slot", "id_document"),
+        sent(attachment, **metadata),
+    )
+    assert messages == ["utter_document_received"]
+    assert len(slots["id_document"]) == 1

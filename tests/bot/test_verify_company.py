@@ -88,16 +88,25 @@ async def test_repeated_failures_from_a_conversation_are_throttled(
     assert (await service.post(VERIFY, right))[0] == 200, "the window slides"
 
 
-async def test_a_client_is_throttled_across_conversations(
+async def test_an_address_is_throttled_across_conversations(
     database_url: str, clock: MovableClock, tmp_path
 ) -> None:
+    """Rotating conversation ids does not escape the limit of the address; another
+    address, in a fresh conversation, is not blocked."""
     from tests.conftest import start_service
 
     async for service in start_service(
-        database_url, clock, tmp_path, verify_max_failures_per_client=3
+        database_url, clock, tmp_path, verify_max_failures_per_address=3
     ):
         for n in range(3):
-            wrong = {"siren": DEMO_SIREN, "contract_number": "ZZ999999", "conversation_id": f"{n}"}
+            wrong = {
+                "siren": DEMO_SIREN,
+                "contract_number": "ZZ999999",
+                "conversation_id": f"{n}",
+                "client_address": "203.0.113.7",
+            }
             assert (await service.post(VERIFY, wrong))[0] == 422
         fresh = {"siren": DEMO_SIREN, "contract_number": DEMO_CONTRACT, "conversation_id": "new"}
-        assert (await service.post(VERIFY, fresh))[0] == 429
+        assert (await service.post(VERIFY, {**fresh, "client_address": "203.0.113.7"}))[0] == 429
+        other = {**fresh, "client_address": "198.51.100.20"}
+        assert (await service.post(VERIFY, other))[0] == 200
