@@ -27,7 +27,6 @@ import zlib
 from pathlib import Path
 
 from rasa_sdk import utils
-from rasa_sdk.endpoint import create_app
 from sanic import Sanic, response
 from sanic.exceptions import SanicException
 from sanic.request import Request
@@ -128,6 +127,9 @@ def build_app(
     max_inflated: int = MAX_INFLATED_BYTES,
 ) -> Sanic:
     """rasa-sdk's app for the `actions` package, closed with `token`."""
+    # Imported here: sanic_cors warns at import (distutils), which tests treat as errors.
+    from rasa_sdk.endpoint import create_app
+
     app = create_app("actions", cors_origins="")
     app.config.REQUEST_MAX_SIZE = max_body
     expected = token.encode("utf-8")

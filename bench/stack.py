@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import os
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -30,6 +31,8 @@ FLOOR_SOURCES = ROOT / "bench" / "floor"
 READY_TIMEOUT = 300
 STOP_GRACE = 5  # `python -m bot serve` takes a minute to exit on SIGTERM
 API_TOKEN = "bench-token"
+# Rasa's API always needs a token (channels/server.py): the probes of `/status` send it.
+RASA_TOKEN = secrets.token_urlsafe(32)
 QUIET = {
     "RASA_TELEMETRY_ENABLED": "false",
     "TF_CPP_MIN_LOG_LEVEL": "2",
@@ -62,7 +65,7 @@ _LEADING_ASSIGNMENTS = re.compile(r"((?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*)(.*)", r
 
 
 def base_env() -> dict[str, str]:
-    """This environment without a Rasa API token (the probes do not send one)."""
+    """This environment without the caller's Rasa API token (each stack sets its own)."""
     env = {**os.environ, **QUIET}
     env.pop("RASA_TOKEN", None)
     return env
@@ -244,9 +247,11 @@ def project_stack(run_dir: Path, model: Path = PROJECT_MODEL) -> Stack:
         "ACCOUNT_SERVICE_URL": web,
         "ACCOUNT_API_TOKENS": API_TOKEN,
         "ACCOUNT_API_TOKEN": API_TOKEN,
+        "RASA_TOKEN": RASA_TOKEN,
     }
     commands = procfile_commands()
-    probes = {"web": f"{web}/health", "actions": f"{actions}/health", "rasa": f"{rasa}/status"}
+    status = f"{rasa}/status?token={RASA_TOKEN}"
+    probes = {"web": f"{web}/health", "actions": f"{actions}/health", "rasa": status}
     processes = {
         name: Process(name, commands[name], probes[name], env, run_dir / "logs" / f"{name}.log")
         for name in ("web", "actions", "rasa")
@@ -264,10 +269,12 @@ def floor_process(run_dir: Path, model: Path) -> tuple[Process, str]:
         "RASA_PORT": str(port),
         "RASA_MODEL": str(model),
         "RASA_ENDPOINTS": str(endpoints),
+        "RASA_TOKEN": RASA_TOKEN,
     }
     url = f"http://127.0.0.1:{port}"
     command = procfile_commands()["rasa"]
-    return Process("floor", command, f"{url}/status", env, run_dir / "logs" / "floor.log"), url
+    status = f"{url}/status?token={RASA_TOKEN}"
+    return Process("floor", command, status, env, run_dir / "logs" / "floor.log"), url
 
 
 def _tracker_store(path: Path) -> str:

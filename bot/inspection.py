@@ -34,6 +34,7 @@ from bot.web.keys import SETTINGS
 log = logging.getLogger(__name__)
 
 _GIB = 1024 * 1024 * 1024
+_START_TIMEOUT = 120.0  # seconds for the first workers to start, on a loaded machine
 
 
 @dataclass(frozen=True)
@@ -67,9 +68,14 @@ class InspectionPool:
             initializer=limit_worker,
             initargs=(self.limits.memory_bytes,),
         )
-        for _ in range(self.limits.workers):
-            executor.submit(os.getpid)  # start the workers now, not on the first file
+        # Start the workers now, not on the first file (whose time would include it).
+        self._warming = [executor.submit(os.getpid) for _ in range(self.limits.workers)]
         return executor
+
+    async def ready(self) -> None:
+        """Wait until the workers are up (the forkserver imports Pillow and pypdf once)."""
+        warming = [asyncio.wrap_future(future) for future in self._warming]
+        await asyncio.wait_for(asyncio.gather(*warming), _START_TIMEOUT)
 
     async def inspect(
         self, data: bytes, filename: str | None, limits: DocumentLimits
@@ -134,13 +140,19 @@ INSPECTOR = web.AppKey("inspector", InspectionPool)
 async def inspection_pool(app: web.Application) -> AsyncIterator[None]:
     """Cleanup context of the app factory: the pool lives as long as the application."""
     settings = app[SETTINGS]
-    app[INSPECTOR] = InspectionPool(
+    pool = InspectionPool(
         InspectionLimits(
             workers=settings.inspection_workers,
             timeout=settings.inspection_timeout.total_seconds(),
             memory_bytes=settings.inspection_memory_bytes,
         )
     )
+    app[INSPECTOR] = pool
+    try:
+        await pool.ready()
+    except BaseException:
+        pool.close()
+        raise
     yield
     app[INSPECTOR].close()
 

@@ -19,6 +19,7 @@ from typing import Any
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput as RasaRestInput
 from sanic import Blueprint, response
+from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
@@ -56,15 +57,13 @@ class RestInput(RasaRestInput):
         async def receive(request: Request) -> HTTPResponse:
             try:
                 body = request.json
-            except Exception:
+            except InvalidUsage:
                 body = None
             if not isinstance(body, dict):
                 return _error("Le message doit être un objet JSON.")
             sender = body.get("sender")
             if not isinstance(sender, str) or not sender or len(sender) > MAX_SENDER_LENGTH:
-                return _error(
-                    "Le champ « sender » doit être une chaîne de 1 à 128 caractères."
-                )
+                return _error("Le champ « sender » doit être une chaîne de 1 à 128 caractères.")
             conversation_id = web_conversation_id(sender)
             text = body.get("message")
             metadata = body.get("metadata")
@@ -92,7 +91,7 @@ class RestInput(RasaRestInput):
                         metadata=metadata,
                     )
                 )
-            except (asyncio.CancelledError, Exception) as error:
+            except (asyncio.CancelledError, Exception) as error:  # noqa: BLE001 - always JSON
                 # Never the text: only the kind of failure.
                 logger.error("REST message not handled: %s", type(error).__name__)
                 return response.json([{"recipient_id": conversation_id, "text": UNAVAILABLE}])

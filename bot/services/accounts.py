@@ -6,7 +6,7 @@ import hashlib
 import json
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import Enum
 
@@ -74,7 +74,7 @@ class Policy:
     document_retention: timedelta
     upload_window: timedelta
     upload_max_per_window: int
-    handoff_limits: handoffs.HandoffLimits = handoffs.HandoffLimits()
+    handoff_limits: handoffs.HandoffLimits = field(default_factory=handoffs.HandoffLimits)
 
     @property
     def handoff_window(self) -> timedelta:

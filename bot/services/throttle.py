@@ -70,7 +70,9 @@ def address_key(address: str | None) -> str | None:
 
 def _lock_id(kind: str, key: str) -> int:
     """A signed 64-bit id of (kind, key) for PostgreSQL's advisory locks."""
-    return int.from_bytes(hashlib.sha256(f"{kind}\0{key}".encode()).digest()[:8], "big", signed=True)
+    return int.from_bytes(
+        hashlib.sha256(f"{kind}\0{key}".encode()).digest()[:8], "big", signed=True
+    )
 
 
 async def _lock(session: AsyncSession, kind: str, keys: Sequence[str]) -> None:

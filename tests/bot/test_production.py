@@ -114,9 +114,9 @@ async def test_an_unexpected_database_error_logs_no_personal_data(
 
     conversation = "web-" + "e" * 32
     company = {"siren": DEMO_SIREN, "contract_number": DEMO_CONTRACT}
-    assert (await service.post(
-        "/api/v1/companies/verify", {**company, "conversation_id": conversation}
-    ))[0] == 200
+    assert (
+        await service.post("/api/v1/companies/verify", {**company, "conversation_id": conversation})
+    )[0] == 200
     async with service.app[ENGINE].begin() as connection:
         await connection.execute(text("ALTER TABLE accounts RENAME TO accounts_gone"))
     secret = "emilie.lefevre@exemple-industries.fr"

@@ -27,9 +27,7 @@ RIGHT = {"siren": DEMO_SIREN, "contract_number": DEMO_CONTRACT}
 
 
 @pytest.fixture
-async def proxied(
-    database_url: str, clock: MovableClock, tmp_path: Path
-) -> AsyncIterator[Service]:
+async def proxied(database_url: str, clock: MovableClock, tmp_path: Path) -> AsyncIterator[Service]:
     """The web process behind a reverse proxy on loopback (TRUSTED_PROXIES=127.0.0.1)."""
     async for service in start_service(database_url, clock, tmp_path, trusted_proxies=LOOPBACK):
         yield service

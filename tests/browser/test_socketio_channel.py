@@ -17,6 +17,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.identifiers import WEB_CONVERSATION_ID, new_web_conversation_id
+
 
 class Refused(Exception):
     """The server refused the connection to the namespace."""
@@ -63,7 +65,7 @@ async def socketio(rasa: str, origin: str | None = None) -> AsyncIterator[Socket
 async def test_answers_reach_the_session_room_and_metadata_reaches_the_tracker(
     browser_stack: dict[str, str],
 ) -> None:
-    session_id = "socketio-channel-test"
+    session_id = new_web_conversation_id()
     attachment = {"url": "https://ailleurs.example/x.png", "filename": "x.png"}
     async with socketio(browser_stack["rasa"], origin=browser_stack["web"]) as client:
         await client.emit("session_request", {"session_id": session_id})
@@ -81,30 +83,40 @@ async def test_answers_reach_the_session_room_and_metadata_reaches_the_tracker(
 
     async with aiohttp.ClientSession() as http:
         url = f"{browser_stack['rasa']}/conversations/{session_id}/tracker"
-        async with http.get(url) as response:
+        async with http.get(url, params={"token": browser_stack["rasa_token"]}) as response:
             latest = (await response.json())["latest_message"]
-    assert latest["metadata"] == {"attachments": [attachment]}
+    # The client's address is the connection's, set by the channel.
+    assert latest["metadata"] == {"attachments": [attachment], "client_address": "127.0.0.1"}
 
 
 async def test_a_new_session_leaves_the_room_of_the_previous_one(
     browser_stack: dict[str, str],
 ) -> None:
+    first, second = new_web_conversation_id(), new_web_conversation_id()
     async with socketio(browser_stack["rasa"]) as client:
-        for session_id in ("socketio-first", "socketio-second"):
+        for session_id in (first, second):
             await client.emit("session_request", {"session_id": session_id})
             assert await client.receive("session_confirm") == session_id
-        await client.emit("user_uttered", {"message": "bonjour", "session_id": "socketio-first"})
-        with pytest.raises(asyncio.TimeoutError):
-            await client.receive("bot_uttered", timeout=5)
-        await client.emit("user_uttered", {"message": "bonjour", "session_id": "socketio-second"})
+        # The message goes to the session confirmed last, whatever it names.
+        await client.emit("user_uttered", {"message": "bonjour", "session_id": first})
         assert "Bonjour" in (await client.receive("bot_uttered"))["text"]
+    async with aiohttp.ClientSession() as http:
+        for session_id, expected in ((first, 0), (second, 1)):
+            url = f"{browser_stack['rasa']}/conversations/{session_id}/tracker"
+            async with http.get(url, params={"token": browser_stack["rasa_token"]}) as response:
+                events = (await response.json())["events"]
+            assert len([event for event in events if event["event"] == "user"]) == expected
 
 
 async def test_a_malformed_session_id_gets_a_new_one(browser_stack: dict[str, str]) -> None:
     async with socketio(browser_stack["rasa"]) as client:
         await client.emit("session_request", {"session_id": "../<script>"})
         session_id = await client.receive("session_confirm")
-    assert len(session_id) == 32 and session_id.isalnum()
+        # Nor an id of another form, such as a messaging channel's.
+        await client.emit("session_request", {"session_id": "whatsapp:+33600000001"})
+        other = await client.receive("session_confirm")
+    assert WEB_CONVERSATION_ID.fullmatch(session_id)
+    assert WEB_CONVERSATION_ID.fullmatch(other) and other != session_id
 
 
 async def test_pages_of_other_origins_cannot_connect(browser_stack: dict[str, str]) -> None:

@@ -179,7 +179,11 @@ async def test_an_advisor_message_reaches_the_app_with_the_advisor_name(
         }
         async with http.post(
             f"{channel_stack['rasa']}/conversations/{user.user}/tracker/events",
-            params={"execute_side_effects": "true", "output_channel": "latest"},
+            params={
+                "execute_side_effects": "true",
+                "output_channel": "latest",
+                "token": channel_stack["rasa_token"],
+            },
             json=[event],
         ) as response:
             assert response.status == 200

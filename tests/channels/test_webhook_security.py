@@ -19,8 +19,13 @@ CORPUS = build_corpus()
 FORGED = "message-forge-7f3a"  # must not reach the assistant, nor the logs
 
 
-async def user_events(http: aiohttp.ClientSession, rasa: str, sender: str) -> list[dict]:
-    async with http.get(f"{rasa}/conversations/{sender}/tracker") as response:
+async def user_events(
+    http: aiohttp.ClientSession, stack: dict[str, str], conversation_id: str
+) -> list[dict]:
+    """The user messages of a conversation, read through Rasa's API with its token."""
+    url = f"{stack['rasa']}/conversations/{conversation_id}/tracker"
+    async with http.get(url, params={"token": stack["rasa_token"]}) as response:
+        assert response.status == 200, response.status
         events = (await response.json())["events"]
     return [event for event in events if event["event"] == "user"]
 
@@ -69,7 +74,7 @@ async def test_an_unsigned_or_forged_webhook_is_refused(
                 secret = None if "no signature" in forgery else "another-app-secret"
                 status = await messenger.post(body, secret=secret)
         assert status == 403
-        assert await user_events(http, rasa, user.user) == []
+        assert await user_events(http, channel_stack, user.user) == []
     assert user.received() == []
     log = Path(channel_stack["log"]).read_text(encoding="utf-8", errors="replace")
     assert "webhook refused" in log

@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 
+from bot.identifiers import web_conversation_id
 from tests.corpus import Sample
 
 # Steps 1 to 3, one answer at a time: (what the user types, words of the next question).
@@ -77,6 +78,17 @@ async def reach_document_step(http: aiohttp.ClientSession, rasa: str, sender: st
         assert expected in answer, f"after {typed!r} the assistant said {answer!r}"
 
 
-async def slots_of(http: aiohttp.ClientSession, rasa: str, sender: str) -> dict[str, Any]:
-    async with http.get(f"{rasa}/conversations/{sender}/tracker") as response:
-        return dict((await response.json())["slots"])
+async def tracker_of(
+    http: aiohttp.ClientSession, stack: dict[str, str], sender: str
+) -> dict[str, Any]:
+    """The tracker of the REST conversation of `sender`, through Rasa's API (its token)."""
+    url = f"{stack['rasa']}/conversations/{web_conversation_id(sender)}/tracker"
+    async with http.get(url, params={"token": stack["rasa_token"]}) as response:
+        assert response.status == 200, response.status
+        return dict(await response.json())
+
+
+async def slots_of(
+    http: aiohttp.ClientSession, stack: dict[str, str], sender: str
+) -> dict[str, Any]:
+    return dict((await tracker_of(http, stack, sender))["slots"])

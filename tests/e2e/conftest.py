@@ -10,9 +10,11 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
+from bot import local_secrets
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,8 +57,14 @@ def running_stack(
         # Advisors are always there, so that a handoff is queued whatever the time.
         "ADVISOR_OPENING_HOURS": "mon-sun 00:00-24:00",
         "ADVISOR_HOLIDAYS": "none",
+        # The stack's own generated tokens (Rasa's API, the action server), not var/'s.
+        "RASA_TOKEN_FILE": str(tmp / "secrets" / "rasa-api-token"),
+        "ACTION_SERVER_TOKEN_FILE": str(tmp / "secrets" / "action-server-token"),
         **(extra_env or {}),
     }
+    rasa_token = env.get(local_secrets.RASA_TOKEN_VARIABLE, "").strip() or (
+        local_secrets.read_or_create(Path(env["RASA_TOKEN_FILE"]))
+    )
     log = (tmp / "honcho.log").open("w")
     process = subprocess.Popen(
         [str(ROOT / ".venv/bin/honcho"), "start", "-f", "Procfile"],
@@ -74,6 +82,7 @@ def running_stack(
         "outbox": str(tmp / "outbox"),
         "accounts_db": str(tmp / "accounts.db"),
         "tracker_db": str(tmp / "tracker.db"),
+        "rasa_token": rasa_token,
     }
     try:
         _wait_until_ready(urls, process)
@@ -90,7 +99,8 @@ def running_stack(
 
 def _wait_until_ready(urls: dict[str, str], process: subprocess.Popen[bytes]) -> None:
     """Poll each health check in turn (blocking: callers may run inside an event loop)."""
-    probes = [urls["web"] + "/health", urls["actions"] + "/health", urls["rasa"] + "/status"]
+    status = urls["rasa"] + "/status?" + urlencode({"token": urls["rasa_token"]})
+    probes = [urls["web"] + "/health", urls["actions"] + "/health", status]
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while probes:
         if process.poll() is not None:

@@ -45,7 +45,7 @@ async def test_each_refused_file_is_explained_and_the_form_goes_on(
             assert refusal_of(name) in answer, f"{name}: the assistant said {answer!r}"
             assert ASKED_AGAIN in answer, f"{name}: the question is asked again"
 
-        slots = await slots_of(http, stack["rasa"], sender)
+        slots = await slots_of(http, stack, sender)
         assert slots["id_document"] is None
         assert (slots["last_name"], slots["siren"]) == ("Lefèvre", "552100554")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.e2e.chat import say
+from tests.e2e.chat import say, slots_of
 from tests.e2e.conftest import running_stack
 
 
@@ -23,8 +23,7 @@ async def test_a_restart_mid_form_loses_no_answer(tmp_path: Path) -> None:
         async with aiohttp.ClientSession() as http:
             answer = await say(http, stack["rasa"], sender, "Monsieur")
             assert "nom de famille" in answer, "the form resumed at the next question"
-            async with http.get(f"{stack['rasa']}/conversations/{sender}/tracker") as response:
-                slots = (await response.json())["slots"]
+            slots = await slots_of(http, stack, sender)
     assert slots["siren"] == "552100554"
     assert slots["company_name"] == "Maison Démo Industries SA"
     assert slots["civility"] == "M."

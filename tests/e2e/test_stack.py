@@ -9,7 +9,8 @@ import aiohttp
 
 async def test_three_processes_answer_their_health_checks(stack: dict[str, str]) -> None:
     async with aiohttp.ClientSession() as http:
-        async with http.get(stack["rasa"] + "/status") as response:
+        status = stack["rasa"] + "/status"
+        async with http.get(status, params={"token": stack["rasa_token"]}) as response:
             assert (await response.json())["model_file"].endswith("current.tar.gz")
         async with http.get(stack["web"] + "/") as response:
             page = await response.text()

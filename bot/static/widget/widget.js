@@ -76,14 +76,19 @@
     },
   };
 
+  // A web conversation id, as the Rasa server accepts it: "web-" and 128 random bits.
+  var SESSION_ID = /^web-[0-9a-f]{32}$/;
+
   function newSessionId() {
-    if (window.crypto && crypto.randomUUID) return crypto.randomUUID().replace(/-/g, "");
-    var bytes = crypto.getRandomValues(new Uint8Array(16));
-    return Array.prototype.map
-      .call(bytes, function (byte) {
-        return byte.toString(16).padStart(2, "0");
-      })
-      .join("");
+    var bytes = window.crypto.getRandomValues(new Uint8Array(16));
+    return (
+      "web-" +
+      Array.prototype.map
+        .call(bytes, function (byte) {
+          return byte.toString(16).padStart(2, "0");
+        })
+        .join("")
+    );
   }
 
   function loadState() {
@@ -98,7 +103,7 @@
       saved &&
       typeof saved.updated === "number" &&
       Date.now() - saved.updated < HISTORY_DAYS * 86400000;
-    if (!session || !/^[0-9a-f]{32}$/.test(session) || !fresh || !Array.isArray(saved.entries)) {
+    if (!session || !SESSION_ID.test(session) || !fresh || !Array.isArray(saved.entries)) {
       return { session: newSessionId(), entries: [] };
     }
     return { session: session, entries: saved.entries.filter(isEntry) };

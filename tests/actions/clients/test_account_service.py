@@ -36,7 +36,11 @@ async def test_a_refusal_carries_the_french_message(client: AccountServiceClient
 
 
 async def test_check_email_flags_role_mailboxes(client: AccountServiceClient) -> None:
-    check = await client.check_email("contact@exemple.fr", "Martin", "Luc", "1980-01-01")
+    # The service answers only a conversation whose company is verified.
+    await client.verify_company("552100554", "AB123456", "conv")
+    check = await client.check_email(
+        "contact@exemple.fr", "Martin", "Luc", "1980-01-01", conversation_id="conv"
+    )
     assert check.available is True
     assert check.role_mailbox is True
     assert check.reason is None

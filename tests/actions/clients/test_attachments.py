@@ -1,4 +1,5 @@
-"""Attachments are fetched from allow-listed origins only, with a size cap."""
+"""Attachments are fetched from allow-listed origins only, with a size cap; our own
+uploads are recognised by their URL and never fetched."""
 
 from __future__ import annotations
 
@@ -9,7 +10,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from actions.clients.attachments import AttachmentFetcher, AttachmentRefused, attachments_of
+from actions.clients.attachments import (
+    AttachmentFetcher,
+    AttachmentRefused,
+    OwnUploads,
+    attachments_of,
+)
 
 
 @dataclass
@@ -57,9 +63,7 @@ async def hosts() -> AsyncIterator[tuple[FileHost, FileHost]]:
 async def fetcher(hosts: tuple[FileHost, FileHost]) -> AsyncIterator[AttachmentFetcher]:
     allowed, _ = hosts
     origin = allowed.url("/")
-    fetcher = AttachmentFetcher(
-        {origin: {"Authorization": "Bearer s3cret"}}, max_bytes=100_000, own_store=[origin]
-    )
+    fetcher = AttachmentFetcher({origin: {"Authorization": "Bearer s3cret"}}, max_bytes=100_000)
     yield fetcher
     await fetcher.close()
 
@@ -113,7 +117,7 @@ async def test_the_download_stops_past_the_size_cap(
 ) -> None:
     allowed, _ = hosts
     data = await fetcher.fetch(allowed.url("/files/big"))
-    assert len(data) == 100_001  # enough for the inspection to say it is too large
+    assert len(data) == 100_001  # enough for the account service to say it is too large
 
 
 async def test_a_missing_file_asks_to_send_it_again(
@@ -125,12 +129,34 @@ async def test_a_missing_file_asks_to_send_it_again(
     assert "Envoyez-le de nouveau" in refused.value.message
 
 
-async def test_only_our_own_store_is_asked_to_delete_a_file(hosts, fetcher) -> None:
-    allowed, stranger = hosts
-    await fetcher.discard(allowed.url("/files/photo.png"))
-    await fetcher.discard(stranger.url("/files/photo.png"))
-    assert allowed.requests == ["DELETE /files/photo.png Bearer s3cret"]
-    assert stranger.requests == []
+TOKEN = "Zq3_kX9-" + "a" * 35
+
+
+@pytest.mark.parametrize(
+    ("url", "token"),
+    [
+        (f"https://assistant.example.org/espace/uploads/{TOKEN}", TOKEN),
+        (f"https://ASSISTANT.example.org:443/espace/uploads/{TOKEN}", TOKEN),
+        (f"http://127.0.0.1:8000/uploads/{TOKEN}", TOKEN),
+        (f"https://assistant.example.org/uploads/{TOKEN}", None),  # outside the base path
+        (f"https://assistant.example.org/espace/uploads/{TOKEN}?x=1", None),
+        (f"https://assistant.example.org/espace/uploads/{TOKEN}/x", None),
+        ("https://assistant.example.org/espace/uploads/..%2Fapi", None),
+        ("https://assistant.example.org/espace/uploads/", None),
+        (f"http://127.0.0.1:8001/uploads/{TOKEN}", None),  # another port
+        (f"https://evil.example/espace/uploads/{TOKEN}", None),
+        (f"http://user:pw@127.0.0.1:8000/uploads/{TOKEN}", None),
+    ],
+)
+def test_our_own_uploads_are_recognised_by_their_url(url: str, token: str | None) -> None:
+    uploads = OwnUploads(["https://assistant.example.org/espace/", "http://127.0.0.1:8000"])
+    assert uploads.token_of(url) == token
+
+
+def test_our_own_origin_is_known_even_outside_the_upload_store() -> None:
+    uploads = OwnUploads(["http://127.0.0.1:8000"])
+    assert uploads.is_own("http://127.0.0.1:8000/api/v1/registrations")
+    assert not uploads.is_own("http://127.0.0.1:8001/uploads/x")
 
 
 def test_malformed_attachment_objects_are_ignored() -> None:
