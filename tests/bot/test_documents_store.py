@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
 import aiohttp
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
+from pypdf import PdfReader
 from sqlalchemy import func, select, text, update
 
+from bot import identifiers
 from bot.documents import DocumentRefused, inspect_document
 from bot.models import Account, Document, Upload
 from bot.web.app import run_purge
@@ -31,7 +35,7 @@ from tests.bot.payloads import (
     store_document,
 )
 from tests.conftest import DOCUMENT_KEY, MovableClock, Service
-from tests.corpus import build_corpus
+from tests.corpus import AUTHOR, build_corpus, expensive_png, pdf_with_metadata
 
 CORPUS = build_corpus()
 ACCEPTED = sorted(name for name, sample in CORPUS.items() if sample.code is None)
@@ -176,7 +180,7 @@ async def test_storing_a_document_needs_the_api_token(service: Service) -> None:
 
 
 async def test_documents_are_encrypted_at_rest(service: Service) -> None:
-    sample = CORPUS["pdf_one_page"]  # a PDF is kept byte for byte: easy to look for
+    sample = CORPUS["pdf_one_page"]  # a PDF keeps its pages' bytes: easy to look for
     _, body = await post_document(service, "pdf_one_page")
 
     raw = (await raw_documents(service))[body["reference"]]
@@ -189,7 +193,10 @@ async def test_documents_are_encrypted_at_rest(service: Service) -> None:
     assert b"%PDF" not in raw
     with pytest.raises(InvalidToken):
         Fernet(Fernet.generate_key()).decrypt(raw)
-    assert Fernet(DOCUMENT_KEY.encode()).decrypt(raw) == sample.data
+    assert (
+        Fernet(DOCUMENT_KEY.encode()).decrypt(raw)
+        == inspect_document(sample.data, sample.filename).content
+    )
 
 
 async def test_a_replaced_document_is_deleted(service: Service) -> None:
@@ -437,3 +444,183 @@ async def test_purge_removes_exactly_what_is_no_longer_needed(
     assert "1 document(s) past retention" in log
     for secret in ("cni-recto", "Lefèvre", "lefevre", "doc_", "conv-1"):
         assert secret not in log, "counts only in the logs"
+
+
+async def widget_upload(
+    service: Service, data: bytes, filename: str, sender_id: str = "conv-1"
+) -> str:
+    """Post a file as the widget does and return the token of its URL."""
+    form = aiohttp.FormData()
+    form.add_field("sender_id", sender_id)
+    form.add_field("file", io.BytesIO(data), filename=filename)
+    async with service.http.post(service.base_url + "/uploads", data=form) as answer:
+        assert answer.status == 201
+        return (await answer.json())["url"].rsplit("/", 1)[1]
+
+
+def conversation(sender: str = "conv-1") -> str:
+    """The conversation id Rasa's web channels give `sender`."""
+    return identifiers.web_conversation_id(sender)
+
+
+async def claim(service: Service, token: str, **fields: Any) -> tuple[int, dict]:
+    body = {
+        "upload": token,
+        "conversation_id": conversation(),
+        "document_type": "cni",
+        "country": None,
+        "side": "front",
+        **fields,
+    }
+    return await service.post(DOCUMENTS, body)
+
+
+async def upload_exists(service: Service, token: str) -> bool:
+    async with await service.call("GET", f"/uploads/{token}") as answer:
+        return answer.status == 200
+
+
+async def test_a_claimed_upload_is_inspected_stored_and_consumed(service: Service) -> None:
+    sample = CORPUS["png_scan"]
+    token = await widget_upload(service, sample.data, sample.filename)
+
+    status, body = await claim(service, token, client_address="203.0.113.7")
+
+    assert status == 201, body
+    assert (body["document_type"], body["country"], body["side"]) == ("cni", "FR", "front")
+    stored = Fernet(DOCUMENT_KEY.encode()).decrypt(
+        (await raw_documents(service))[body["reference"]]
+    )
+    assert stored == inspect_document(sample.data, sample.filename).content
+    assert (await documents_by_reference(service))[body["reference"]].conversation_id == (
+        conversation()
+    )
+    assert not await upload_exists(service, token), "single use"
+    status, again = await claim(service, token)
+    assert status == 404 and again["error"]["code"] == "upload_not_found"
+    assert len(await raw_documents(service)) == 1
+
+
+async def test_an_upload_of_another_conversation_is_not_found_and_kept(service: Service) -> None:
+    sample = CORPUS["png_scan"]
+    token = await widget_upload(service, sample.data, sample.filename, sender_id="victime")
+
+    status, body = await claim(service, token, conversation_id=conversation("attaquant"))
+
+    assert status == 404
+    assert body["error"]["code"] == "upload_not_found"
+    assert await raw_documents(service) == {}
+    assert await upload_exists(service, token), "still usable by its own conversation"
+    status, body = await claim(service, token, conversation_id=conversation("victime"))
+    assert status == 201, body
+
+
+async def test_a_web_conversation_id_is_bound_as_is(service: Service) -> None:
+    sender = identifiers.new_web_conversation_id()
+    sample = CORPUS["png_scan"]
+    token = await widget_upload(service, sample.data, sample.filename, sender_id=sender)
+    status, body = await claim(service, token, conversation_id=sender)
+    assert status == 201, body
+
+
+async def test_unknown_expired_and_foreign_uploads_get_one_answer(
+    service: Service, clock: MovableClock
+) -> None:
+    sample = CORPUS["png_scan"]
+    expired = await widget_upload(service, sample.data, sample.filename)
+    clock.advance(hours=1)
+    foreign = await widget_upload(service, sample.data, sample.filename, sender_id="autre")
+    answers = [
+        await claim(service, "inconnu"),
+        await claim(service, expired),
+        await claim(service, foreign),
+    ]
+    assert {status for status, _ in answers} == {404}
+    assert len({body["error"]["message"] for _, body in answers}) == 1
+    assert "Envoyez-le de nouveau" in answers[0][1]["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "pdf_unknown_filter",
+        "pdf_jbig2_object_stream",
+        "pdf_open_uri",
+        "pdf_open_gotor_unc",
+        "pdf_page_aa",
+        "pdf_open_launch",
+        "pdf_open_named",
+        "pdf_acroform",
+        "pdf_link_uri",
+        "png_zip_polyglot",
+    ],
+)
+async def test_a_refused_upload_is_explained_and_deleted(service: Service, name: str) -> None:
+    sample = CORPUS[name]
+    token = await widget_upload(service, sample.data, sample.filename)
+
+    status, body = await claim(service, token)
+
+    assert status == 422, body
+    assert body["error"]["code"] == "document_refused"
+    assert body["error"]["reason"] == sample.code
+    assert "pièce d'identité" in body["error"]["message"]
+    assert await raw_documents(service) == {}
+    assert not await upload_exists(service, token), "a refused upload is gone"
+
+
+async def test_a_two_page_pdf_sent_as_a_front_is_the_full_document(service: Service) -> None:
+    sample = CORPUS["pdf_recto_verso"]
+    token = await widget_upload(service, sample.data, sample.filename)
+    status, body = await claim(service, token, side="front")
+    assert status == 201, body
+    assert (body["side"], body["pages"]) == ("full", 2)
+    status, body = await post_document(service, "pdf_recto_verso", side="front")
+    assert (status, body["side"]) == (201, "full"), "the multipart branch too"
+    status, body = await post_document(service, "pdf_one_page", side="front")
+    assert body["side"] == "front"
+
+
+async def test_a_stored_pdf_has_no_metadata(service: Service) -> None:
+    source = pdf_with_metadata(CORPUS["pdf_one_page"].data)
+    token = await widget_upload(service, source, "cni.pdf")
+
+    status, body = await claim(service, token)
+
+    assert status == 201, body
+    stored = Fernet(DOCUMENT_KEY.encode()).decrypt(
+        (await raw_documents(service))[body["reference"]]
+    )
+    assert AUTHOR.encode() not in stored and b"xmpmeta" not in stored
+    reader = PdfReader(io.BytesIO(stored))
+    assert reader.metadata is None and reader.xmp_metadata is None
+    assert len(reader.pages) == 1
+
+
+async def test_the_claim_body_is_checked(service: Service) -> None:
+    status, body = await service.post(DOCUMENTS, {"upload": "x", "conversation_id": "c"})
+    assert status == 422
+    fields = {item["field"] for item in body["error"]["fields"]}
+    assert {"document_type", "side"} <= fields
+
+
+async def test_the_web_process_answers_while_an_expensive_image_is_inspected(
+    service: Service,
+) -> None:
+    data = expensive_png()
+    assert len(data) < 400_000
+    token = await widget_upload(service, data, "cni.png")
+
+    inspection = asyncio.create_task(claim(service, token))
+    latencies = []
+    while not inspection.done():
+        started = time.perf_counter()
+        async with service.http.get(service.base_url + "/health") as answer:
+            assert answer.status == 200
+        latencies.append(time.perf_counter() - started)
+        await asyncio.sleep(0.05)
+    status, body = await inspection
+
+    assert status == 201, body
+    assert len(latencies) >= 3, "the inspection took a while"
+    assert max(latencies) < 0.5, latencies

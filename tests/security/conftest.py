@@ -11,8 +11,12 @@ import aiohttp
 import pytest
 
 from tests.channels.providers import FakeProviders
+from tests.e2e import conftest as e2e
 from tests.e2e.conftest import running_stack
 from tests.security.helpers import Stack, Victims, prepare_victims
+
+# Five helpers share two cores: loading the model alone can take minutes.
+e2e.STARTUP_TIMEOUT = max(e2e.STARTUP_TIMEOUT, 600)
 
 RASA_TOKEN = "sec-rasa-" + secrets.token_hex(16)
 ACTION_SERVER_TOKEN = "sec-actions-" + secrets.token_hex(16)
