@@ -20,6 +20,7 @@ import pytest
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import text
 
+from bot.identifiers import web_conversation_id
 from bot.settings import Settings
 from bot.web.access_log import loggable_path
 from bot.web.keys import SESSIONS
@@ -312,3 +313,16 @@ def test_upload_tokens_never_reach_the_access_log() -> None:
     assert loggable_path("/uploads/abcDEF123_-") == "/uploads/***"
     assert loggable_path("/activate/abcDEF123_-") == "/activate/***"
     assert loggable_path("/uploads") == "/uploads"
+
+
+@pytest.mark.parametrize("sender", ["conv-1", "whatsapp:+33612345678"])
+async def test_an_upload_is_bound_to_the_web_conversation_of_its_sender(
+    service: Service, sender: str
+) -> None:
+    """The conversation Rasa's web channels give that sender, never another channel's."""
+    status, _, _ = await upload(service, sender_id=sender)
+    assert status == 201
+    async with service.app[SESSIONS]() as session:
+        (bound,) = (await session.execute(text("SELECT conversation_id FROM uploads"))).scalars()
+    assert bound == web_conversation_id(sender)
+    assert bound.startswith("web-") and bound != sender
