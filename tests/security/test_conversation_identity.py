@@ -83,8 +83,9 @@ class SocketUser:
         await self.confirmed.put(str(session_id))
 
     async def connect(self, session_id: str) -> str:
+        # Long polling: python-engineio's WebSocket transport needs aiohttp 3.10 (ClientWSTimeout).
         await self.client.connect(
-            self.stack.rasa, transports=["websocket"], socketio_path="socket.io"
+            self.stack.rasa, transports=["polling"], socketio_path="socket.io"
         )
         await self.client.emit("session_request", {"session_id": session_id})
         return await asyncio.wait_for(self.confirmed.get(), 20)
