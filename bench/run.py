@@ -38,6 +38,7 @@ from bench.load import (
     Project,
     RunResult,
     Target,
+    TurnError,
     registration_script,
     run_users,
 )
@@ -402,7 +403,10 @@ async def bystander(current: Run, project: Project) -> None:
         loaded = await project.long_conversation(next(current.project_index), BYSTANDER_TURNS)
     finally:
         stop.set()
-        await attacker
+        try:
+            await attacker
+        except (TurnError, aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
+            current.problem(f"bystander phase: the expensive images failed: {error!r}"[:300])
     alone_ms = median([s * 1000 for s in alone[1:]])
     loaded_ms = median([s * 1000 for s in loaded[1:]])
     current.results["bystander"] = {
