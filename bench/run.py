@@ -393,13 +393,16 @@ async def bystander(current: Run, project: Project) -> None:
     Its inspection runs in the account service's worker processes, at low priority, so
     the bystander's median should stay within 1.5x of its median alone."""
     alone = await project.long_conversation(next(current.project_index), BYSTANDER_TURNS)
-    stop = asyncio.Event()
+    ready, stop = asyncio.Event(), asyncio.Event()
     replays: list[float] = []
     attacker = asyncio.create_task(
-        replay_expensive_image(project, next(current.project_index), stop, replays)
+        replay_expensive_image(project, next(current.project_index), ready, stop, replays)
     )
     try:
-        await asyncio.sleep(1.0)  # the first inspections are under way
+        # Until the other conversation reaches the document step and sends its first image.
+        waiter = asyncio.create_task(ready.wait())
+        await asyncio.wait([attacker, waiter], timeout=300, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
         loaded = await project.long_conversation(next(current.project_index), BYSTANDER_TURNS)
     finally:
         stop.set()
@@ -427,7 +430,7 @@ def expensive_image() -> bytes:
 
 
 async def replay_expensive_image(
-    project: Project, index: int, stop: asyncio.Event, timings: list[float]
+    project: Project, index: int, ready: asyncio.Event, stop: asyncio.Event, timings: list[float]
 ) -> None:
     """Reach the document step, then send the expensive image again and again."""
     sender = f"bench-{project.run_id}-attacker-{index}"
@@ -438,7 +441,7 @@ async def replay_expensive_image(
         chat = Conversation(http, project.rasa, sender, [])
         for sent, expected in script[:document_step]:
             await chat.say(sent, expected)
-        while not stop.is_set() and len(timings) < 20:
+        while not stop.is_set() and len(timings) < 25:
             form = aiohttp.FormData()
             form.add_field("sender_id", sender)
             form.add_field("file", data, filename="passeport.png", content_type="image/png")
@@ -447,6 +450,7 @@ async def replay_expensive_image(
             if response.status != 201:
                 break  # throttled: the replay is stopped
             started = time.monotonic()
+            ready.set()
             await chat.say("/send_document", "", {"attachments": [attachment]})
             timings.append(time.monotonic() - started)
 
