@@ -19,7 +19,7 @@ from aiohttp import web
 from bot import identifiers
 from bot.crypto import InvalidToken
 from bot.errors import InternalError, InvalidUpload, NotFound
-from bot.services import documents, throttle
+from bot.services import documents
 from bot.web.forms import file_too_large, read_form
 from bot.web.keys import CIPHER, CLOCK, POLICY, SESSIONS, SETTINGS
 from bot.web.middlewares import address_key
@@ -83,15 +83,6 @@ async def create_upload(request: web.Request) -> web.Response:
     if not 1 <= len(sender_id) <= MAX_SENDER_ID:
         raise InvalidUpload(NO_SENDER)
     conversation_id = identifiers.web_conversation_id(sender_id)
-    async with request.app[SESSIONS]() as session:
-        # Per conversation too: a refused file replayed in a loop from rotating addresses.
-        await documents.admit_upload(
-            session,
-            throttle.conversation_key(conversation_id),
-            limit=policy.upload_max_per_window,
-            window=policy.upload_window,
-            now=now,
-        )
     if form.file is None:
         raise InvalidUpload(NO_FILE)
     if not form.file.data:

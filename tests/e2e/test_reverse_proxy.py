@@ -38,16 +38,18 @@ def proxy(stack: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> It
         .replace("worker_processes auto;", "worker_processes 1;\ndaemon off;")
     )
     (prefix / "nginx.conf").write_text(config)
+    error_log = (prefix / "error.log").open("w")
     process = subprocess.Popen(
         [nginx, "-c", str(prefix / "nginx.conf"), "-p", f"{prefix}/"],
         stdout=subprocess.DEVNULL,
-        stderr=(prefix / "error.log").open("w"),
+        stderr=error_log,
     )
     base = f"http://127.0.0.1:{port}"
     _wait_for(base + "/widget/widget.js", process, prefix / "error.log")
     yield base
     process.terminate()
     process.wait(timeout=10)
+    error_log.close()
 
 
 def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
