@@ -150,6 +150,10 @@ class Settings:
             # The body holds the file plus the multipart framing and the other fields.
             max_upload_bytes=max(defaults.max_upload_bytes, limits.max_bytes + _MIB),
             upload_ttl=_seconds(env, "UPLOAD_TTL_SECONDS", defaults.upload_ttl),
+            upload_max_per_window=int(
+                env.get("UPLOAD_MAX_PER_ADDRESS", defaults.upload_max_per_window)
+            ),
+            upload_window=_seconds(env, "UPLOAD_WINDOW_SECONDS", defaults.upload_window),
             unclaimed_document_ttl=_seconds(
                 env, "UNCLAIMED_DOCUMENT_TTL_SECONDS", defaults.unclaimed_document_ttl
             ),

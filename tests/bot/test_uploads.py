@@ -248,6 +248,14 @@ async def test_uploads_are_throttled_per_client(service: Service, clock: Movable
     assert (await upload(service, data=b"x" * 100))[0] == 201, "the window slides"
 
 
+def test_the_upload_limit_per_address_is_a_setting() -> None:
+    settings = Settings.from_env({"UPLOAD_MAX_PER_ADDRESS": "200", "UPLOAD_WINDOW_SECONDS": "60"})
+
+    assert settings.upload_max_per_window == 200
+    assert settings.upload_window.total_seconds() == 60
+    assert Settings.from_env({}).upload_max_per_window == 30
+
+
 async def test_uploads_are_encrypted_at_rest(service: Service) -> None:
     _, attachment, _ = await upload(service)
 

@@ -57,6 +57,8 @@ def running_stack(
         # Advisors are always there, so that a handoff is queued whatever the time.
         "ADVISOR_OPENING_HOURS": "mon-sun 00:00-24:00",
         "ADVISOR_HOLIDAYS": "none",
+        # Every test of the session uploads from 127.0.0.1: one address, like a big NAT.
+        "UPLOAD_MAX_PER_ADDRESS": "1000",
         # The stack's own generated tokens (Rasa's API, the action server), not var/'s.
         "RASA_TOKEN_FILE": str(tmp / "secrets" / "rasa-api-token"),
         "ACTION_SERVER_TOKEN_FILE": str(tmp / "secrets" / "action-server-token"),
