@@ -10,6 +10,7 @@ from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions import metrics
 from actions.clients.account_service import (
     AccountServiceError,
     ServiceUnavailable,
@@ -101,6 +102,7 @@ class ActionSubmitRegistration(Action):
             )
             return [*events, SlotSet("registration_status", None), *slot_events(offer)]
         except AccountServiceError as refusal:
+            metrics.refused(refusal.code)
             dispatcher.utter_message(text=refusal.message)
             reasked = REASKED_ON.get(refusal.code)
             if reasked is None:

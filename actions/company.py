@@ -8,6 +8,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions import metrics
 from actions.clients.account_service import (
     AccountServiceError,
     ServiceUnavailable,
@@ -79,12 +80,16 @@ class CompanyValidation(BaseFormValidation):
             )
         except ServiceUnavailable as outage:
             # The client has already retried: offer an advisor straight away.
-            refused = self.refuse("contract_number", outage.message, dispatcher, tracker)
+            refused = self.refuse(
+                "contract_number", outage.message, dispatcher, tracker, reason=outage.code
+            )
             if refused.get("handoff_offered"):
                 return {**refused, "handoff_reason": "service_unavailable"}
             return {**refused, **offer_advisor(dispatcher, "service_unavailable")}
         except AccountServiceError as refusal:
-            return self.refuse("contract_number", refusal.message, dispatcher, tracker)
+            return self.refuse(
+                "contract_number", refusal.message, dispatcher, tracker, reason=refusal.code
+            )
         return {"company_name": name, "company_confirmed": None}
 
     async def extract_company_confirmed(
@@ -97,6 +102,7 @@ class CompanyValidation(BaseFormValidation):
     ) -> dict[str, Any]:
         """A 'no' to the company read back starts step 1 again."""
         if value is True:
+            metrics.step_completed("company", tracker)
             return {"company_confirmed": True}
         if value is False:
             dispatcher.utter_message(response="utter_company_not_confirmed")

@@ -10,6 +10,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions import metrics
 from actions.config import CGU_URL, CGU_VERSION
 from actions.form_base import BaseFormValidation
 
@@ -42,10 +43,12 @@ class ConsentValidation(BaseFormValidation):
     ) -> dict[str, Any]:
         """A refusal is respected: nothing is lost and the user can accept later."""
         if value is True:
+            metrics.step_completed("consent", tracker)
             return {
                 "cgu_accepted": True,
                 "cgu_accepted_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             }
         if value is False:
+            metrics.refused("cgu_declined")
             dispatcher.utter_message(response="utter_cgu_refused")
         return {"cgu_accepted": None, "cgu_accepted_at": None}

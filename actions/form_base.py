@@ -12,6 +12,8 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
+from actions import metrics
+
 # Intents whose text never answers the question the form asked: digressions answered
 # by a rule, and requests handled by the validators themselves.
 DIGRESSIONS = frozenset(
@@ -56,7 +58,8 @@ class BaseFormValidation(FormValidationAction, ABC):
     """Base of the form validators; abstract, so the executor does not register it.
 
     Subclasses call `refuse(slot, message, ...)` from a `validate_<slot>` method to
-    explain the problem, keep every other slot, and after three failures on the same
+    explain the problem (and count it: `reason`, by default `invalid_<slot>`), keep every
+    other slot, and after three failures on the same
     slot add the help for that field and the offer of a human advisor; `accept(slot,
     value, tracker)` clears the slot's failure count. While an advisor is offered, a
     yes or a no answers the offer (rules in data/rules/handoff.yml), not the form.
@@ -71,8 +74,14 @@ class BaseFormValidation(FormValidationAction, ABC):
         return dict(tracker.get_slot("failed_attempts") or {})
 
     def refuse(
-        self, slot: str, message: str, dispatcher: CollectingDispatcher, tracker: Tracker
+        self,
+        slot: str,
+        message: str,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        reason: str | None = None,
     ) -> dict[str, Any]:
+        metrics.refused(reason or f"invalid_{slot}")  # a service's code, else the slot's
         counts = self.failures(tracker)
         counts[slot] = counts.get(slot, 0) + 1
         dispatcher.utter_message(text=message)

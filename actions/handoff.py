@@ -18,6 +18,7 @@ from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions import metrics
 from actions.clients.account_service import AccountServiceError, account_service, client_address
 from actions.config import SUPPORT_EMAIL
 from actions.form_base import offer_advisor, slot_events
@@ -189,6 +190,7 @@ class ActionHandoff(Action):
             )
             return [*done, SlotSet("handoff_status", "unavailable")]
         log.info("handoff %s: %s (%s)", handoff.reference, handoff.status, reason)
+        metrics.handed_off(reason)
         if handoff.status in ("queued", "active"):  # active: an advisor already has it
             dispatcher.utter_message(
                 response="utter_handoff_queued", position_text=queue_position(handoff.position)

@@ -20,6 +20,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions import metrics
 from actions.clients.account_service import (
     AccountServiceError,
     StoredDocument,
@@ -252,10 +253,13 @@ class IdentityDocumentValidation(BaseFormValidation):
                 # this conversation's, an outage) is shown as it is.
                 await forget_documents(*(document.reference for document in stored))
                 if previous:  # a failed replacement keeps the document received before
+                    metrics.refused(refusal.code)
                     dispatcher.utter_message(text=refusal.message)
                     dispatcher.utter_message(response="utter_previous_document_kept")
                     return {"id_document": previous}
-                return self.refuse("id_document", refusal.message, dispatcher, tracker)
+                return self.refuse(
+                    "id_document", refusal.message, dispatcher, tracker, reason=refusal.code
+                )
         # A new file replaces what was complete before.
         await forget_documents(*previous)
         label = document_label(kind, country)
@@ -267,6 +271,7 @@ class IdentityDocumentValidation(BaseFormValidation):
             return {"id_document": None, "id_document_front": references[0]}
         references = [front, *references] if front else references
         dispatcher.utter_message(response="utter_document_received", document=label)
+        metrics.step_completed("document", tracker)
         return {
             **self.accept("id_document", references, tracker),
             "id_document_front": None,

@@ -9,6 +9,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions import metrics
 from actions.form_base import BaseFormValidation
 from bot import identifiers
 
@@ -100,6 +101,8 @@ class PersonalDetailsValidation(BaseFormValidation):
         if value is None:
             return {"mobile_phone": None}
         try:
-            return self.accept("mobile_phone", identifiers.to_mobile_phone(str(value)), tracker)
+            phone = identifiers.to_mobile_phone(str(value))
         except ValueError as problem:
             return self.refuse("mobile_phone", str(problem), dispatcher, tracker)
+        metrics.step_completed("personal", tracker)
+        return self.accept("mobile_phone", phone, tracker)

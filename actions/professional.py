@@ -8,6 +8,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions import metrics
 from actions.clients.account_service import (
     AccountServiceError,
     ServiceUnavailable,
@@ -72,7 +73,9 @@ class ProfessionalDetailsValidation(BaseFormValidation):
             return {"professional_email": None, "pending_role_email": email}
         taken_reason = await self._taken_reason(email, tracker)
         if taken_reason:
-            return self.refuse("professional_email", taken_reason, dispatcher, tracker)
+            return self.refuse(
+                "professional_email", taken_reason, dispatcher, tracker, reason="email_refused"
+            )
         return {**self.accept("professional_email", email, tracker), "pending_role_email": None}
 
     @staticmethod
@@ -109,4 +112,5 @@ class ProfessionalDetailsValidation(BaseFormValidation):
             phone = identifiers.to_any_phone(str(value))
         except ValueError as problem:
             return self.refuse("professional_phone", str(problem), dispatcher, tracker)
+        metrics.step_completed("professional", tracker)
         return self.accept("professional_phone", phone, tracker)

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import metrics
 from actions.company import CompanyValidation
 from actions.consent import ConsentValidation
 from actions.identity import IdentityDocumentValidation
@@ -22,3 +30,10 @@ class ValidateRegistrationForm(
 
     def name(self) -> str:
         return "validate_registration_form"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        metrics.registration_started(tracker)  # the first entry of the conversation only
+        events: list[dict[str, Any]] = await super().run(dispatcher, tracker, domain)
+        return events

@@ -5,8 +5,12 @@
 The same app as `rasa run actions` (the same executor, `POST /webhook`, `GET /actions`
 and `GET /health`), bound to loopback by default, with one worker, and:
 
-- every route but `GET /health` needs `Authorization: Bearer <token>`, the token of
-  `bot.local_secrets.action_server_token()` that Rasa sends (401 otherwise);
+- every route but `GET /health` and `GET /metrics` needs `Authorization: Bearer <token>`,
+  the token of `bot.local_secrets.action_server_token()` that Rasa sends (401
+  otherwise); `/metrics` (Prometheus) is open like `/health`: the server listens on
+  loopback (`ACTIONS_HOST`), and its metrics hold counts only;
+- each call of `/webhook` is timed by action (`assistant_action_duration_seconds`) and
+  makes the app's metrics those the actions count in (`actions.metrics.CURRENT`);
 - request bodies are capped (`ACTIONS_MAX_BODY_BYTES`, 4 MiB), a `deflate` body is
   inflated with a bound (`ACTIONS_MAX_INFLATED_BYTES`, 16 MiB: 413 beyond), any other
   content encoding is refused (415);
@@ -22,17 +26,21 @@ import hmac
 import logging
 import os
 import re
+import time
 import traceback
 import zlib
 from pathlib import Path
 
 from rasa_sdk import utils
+from rasa_sdk.executor import ActionExecutor
 from sanic import Sanic, response
 from sanic.exceptions import SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from actions import metrics
 from bot.local_secrets import action_server_token
+from bot.logs import configure_logging
 from bot.production import ACTIONS, refuse_development_defaults
 
 log = logging.getLogger(__name__)
@@ -42,7 +50,8 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5055
 MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_INFLATED_BYTES = 16 * 1024 * 1024
-OPEN_ROUTES = frozenset({("GET", "/health")})
+OPEN_ROUTES = frozenset({("GET", "/health"), ("GET", "/metrics")})
+WEBHOOK = ("POST", "/webhook")
 _ACTION_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 # Generic answers: nothing of the request is ever sent back.
 _ANSWERS = {
@@ -120,6 +129,20 @@ def _place(exception: BaseException) -> str:
     return place
 
 
+def action_names(package: str) -> frozenset[str]:
+    """The names of the actions rasa-sdk's executor finds in `package` (the labels of
+    the latency histogram), listed without logging each one again."""
+    executor_log = logging.getLogger("rasa_sdk.executor")
+    level = executor_log.level
+    executor_log.setLevel(logging.WARNING)
+    try:
+        executor = ActionExecutor()
+        executor.register_package(package)
+    finally:
+        executor_log.setLevel(level)
+    return frozenset(executor.actions)
+
+
 def build_app(
     token: str,
     *,
@@ -133,6 +156,12 @@ def build_app(
     app = create_app("actions", cors_origins="")
     app.config.REQUEST_MAX_SIZE = max_body
     expected = token.encode("utf-8")
+    app_metrics = metrics.ActionMetrics(action_names(PACKAGE.name))
+
+    @app.get("/metrics")
+    async def prometheus(request: Request) -> HTTPResponse:
+        body, content_type = app_metrics.exposition(request.headers.get("Accept"))
+        return response.raw(body, content_type=content_type, headers={"Cache-Control": "no-store"})
 
     @app.on_request
     async def guard(request: Request) -> HTTPResponse | None:
@@ -145,7 +174,22 @@ def build_app(
         if not authorised(request.headers.get("Authorization"), expected):
             log.warning("action server call refused: missing or wrong token")
             return _refusal(401)
-        return inflate(request, max_inflated)
+        refused = inflate(request, max_inflated)
+        if refused is None and (request.method, request.path) == WEBHOOK:
+            # The handler runs in this coroutine's context: the actions count in this app.
+            metrics.CURRENT.set(app_metrics)
+            request.ctx.started = time.perf_counter()
+        return refused
+
+    @app.on_response
+    async def timed(request: Request, answer: HTTPResponse) -> None:
+        started = getattr(request.ctx, "started", None)
+        if started is None:
+            return
+        del request.ctx.started  # once, even if Sanic runs this again for an error
+        name = _action_name(request) if answer.status != 404 else None
+        label = app_metrics.action_label(name)
+        app_metrics.action_duration.labels(label).observe(time.perf_counter() - started)
 
     async def failed(request: Request, exception: Exception) -> HTTPResponse:
         if isinstance(exception, SanicException) and exception.status_code < 500:
@@ -183,6 +227,8 @@ def main(argv: list[str] | None = None) -> None:
     arguments = parse_arguments(argv)
     utils.configure_colored_logging(os.environ.get("LOG_LEVEL", "INFO").upper())
     utils.update_sanic_log_level()
+    # JSON lines on stderr in production (APP_ENV) or with LOG_FORMAT=json.
+    configure_logging(ACTIONS)
     refuse_development_defaults(ACTIONS)
     app = build_app(
         action_server_token(),

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from bot.clock import utc_now
 from bot.db import make_engine, make_session_factory, migrate
+from bot.logs import configure_logging
 from bot.opening_hours import OpeningHoursError
 from bot.production import refuse_development_defaults
 from bot.services import accounts, agents, contracts
@@ -148,9 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     disabler.add_argument("login")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    # JSON lines on stderr in production (APP_ENV) or with LOG_FORMAT=json.
+    configure_logging("web")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     if args.command == "serve":
         # APP_ENV=production: exits (78) on any development default, naming it.

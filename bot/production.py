@@ -4,13 +4,19 @@ Every process calls `refuse_development_defaults` at start-up with its own name.
 production each default below is a hole (a token anyone can read in this repository, a
 key generated beside the data it protects, the demo contracts, e-mails left in files),
 so the process logs which ones it found, by variable name, and exits.
+
+`make prod`'s launcher (`deploy/`) checks the whole topology at once before it starts
+anything: `topology_problems` gives every line that the processes would refuse, plus the
+settings of the topology itself (TLS, the widget's origins, the proxies in front of nginx).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 from collections.abc import Callable, Mapping
+from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +41,12 @@ def _tokens(name: str) -> Callable[[Mapping[str, str]], bool]:
     return check
 
 
-def _local_url(name: str) -> Callable[[Mapping[str, str]], bool]:
+def _not_public_https(name: str) -> Callable[[Mapping[str, str]], bool]:
     def check(env: Mapping[str, str]) -> bool:
-        url = env.get(name, "").strip().lower()
-        return not url or "//localhost" in url or "//127.0.0.1" in url
+        url = urlsplit(env.get(name, "").strip().lower())
+        host = url.hostname or ""
+        local = host in ("localhost", "::1", "0.0.0.0") or host.startswith("127.")
+        return url.scheme != "https" or not host or local
 
     return check
 
@@ -96,8 +104,9 @@ _CHECKS: list[tuple[frozenset[str], str, str, Callable[[Mapping[str, str]], bool
     (
         frozenset({WEB, ACTIONS}),
         "PUBLIC_BASE_URL",
-        "unset or local: links in e-mails would point to localhost",
-        _local_url("PUBLIC_BASE_URL"),
+        "unset, local or not https: links in e-mails would point to this machine, or travel "
+        "in clear",
+        _not_public_https("PUBLIC_BASE_URL"),
     ),
 ]
 
@@ -110,6 +119,41 @@ def development_defaults(process: str, env: Mapping[str, str] | None = None) -> 
         for processes, variable, description, in_use in _CHECKS
         if process in processes and in_use(env)
     ]
+
+
+def topology_problems(env: Mapping[str, str] | None = None) -> list[str]:
+    """What a production run of the whole topology (`make prod`) refuses, one line each.
+
+    Every development default that one of its processes would refuse (once, even when
+    several processes would), then the topology's own settings.
+    """
+    env = os.environ if env is None else env
+    found: list[str] = []
+    for _, variable, description, in_use in _CHECKS:
+        line = f"{variable} is {description}"
+        if in_use(env) and line not in found:
+            found.append(line)
+    return found + _topology_settings(env)
+
+
+def _topology_settings(env: Mapping[str, str]) -> list[str]:
+    found = []
+    cert, key = (env.get(name, "").strip() for name in ("TLS_CERT", "TLS_KEY"))
+    if bool(cert) != bool(key):
+        found.append("TLS_CERT and TLS_KEY must be set together (a certificate and its key)")
+    for name, path in (("TLS_CERT", cert), ("TLS_KEY", key)):
+        if path and not os.access(path, os.R_OK):
+            found.append(f"{name} names a file that cannot be read: {path}")
+    origins = [origin.strip() for origin in env.get("WIDGET_ORIGINS", "").split(",")]
+    if "*" in origins:
+        found.append("WIDGET_ORIGINS allows every origin (*): name the insurer's sites")
+    for proxy in env.get("FRONT_PROXIES", "").split(","):
+        if proxy.strip():
+            try:
+                ipaddress.ip_network(proxy.strip(), strict=False)
+            except ValueError:
+                found.append(f"FRONT_PROXIES holds {proxy.strip()!r}, not an address or network")
+    return found
 
 
 def refuse_development_defaults(process: str, env: Mapping[str, str] | None = None) -> None:

@@ -114,6 +114,8 @@ class Settings:
     inspection_workers: int = 2
     inspection_timeout: timedelta = timedelta(seconds=15)
     inspection_memory_bytes: int = 1024 * _MIB
+    # Bearer token that opens /metrics to a scraper that is not on loopback; unset: none.
+    metrics_token: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -176,6 +178,7 @@ class Settings:
                 env.get("INSPECTION_MEMORY_MB", defaults.inspection_memory_bytes // _MIB)
             )
             * _MIB,
+            metrics_token=env.get("METRICS_TOKEN", "").strip() or None,
         )
 
 

@@ -16,7 +16,10 @@ It also closes what `rasa run` leaves open when exposed:
   origin may call the API from a browser;
 - every call to the action server carries `Authorization: Bearer <action_server_token()>`
   (endpoints.yml stays free of `${VAR}`, as `rasa test` reads it);
-- production mode refuses development defaults (`bot.production`).
+- production mode refuses development defaults (`bot.production`);
+- the assistant always answers: when a custom action cannot be run (the action server
+  down, slow, failing), the turn is undone and the user gets `UNAVAILABLE_TEXT`
+  (`channels.resilience`, whose docstring describes the two hooks).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from sanic_cors import CORS
 
 from bot.local_secrets import action_server_token, rasa_token
 from bot.production import refuse_development_defaults
+from channels import resilience
 
 # The only routes a browser page of another origin may call (sanic-cors regexes).
 CHAT_CHANNEL_PATHS = (r"/webhooks/.*", r"/socket\.io/.*")
@@ -99,6 +103,7 @@ def with_auth_token(argv: list[str]) -> list[str]:
 def main() -> int:
     refuse_development_defaults("rasa")
     RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
+    resilience.install()
     rasa.server.configure_cors = configure_cors  # type: ignore[assignment]
     AvailableEndpoints.read_endpoints = classmethod(read_endpoints)  # type: ignore[method-assign,assignment,arg-type]
     sys.argv[:] = with_auth_token(sys.argv)

@@ -24,6 +24,12 @@ Messages an advisor writes in the agent console reach the widget through Rasa's 
 API (`output_channel=latest`), whose `get_output_channel` gives an output that adds the
 advisor's name (`{"text": …, "advisor": "Claire"}`) so that the widget shows who wrote.
 
+With several Rasa replicas (`make prod`), the replica that emits a message (the one that
+served the advisor's API call) is not always the one that holds the person's socket. When
+`SOCKETIO_REDIS_URL` is set (`redis://:password@host:port/db`), the replicas share
+python-socketio's `AsyncRedisManager`: every emit goes through Redis and reaches the
+socket wherever it is connected (rooms and sessions stay on the replica of the socket).
+
 The rest of the metadata of `user_uttered` reaches the tracker unchanged, as on the REST channel:
 Rasa's handler passes it to `UserMessage`, whose `UserUttered` event carries it into
 `tracker.latest_message["metadata"]`, where the actions read attachments.
@@ -41,6 +47,7 @@ from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
 from rasa.core.channels.socketio import SocketIOOutput as RasaSocketIOOutput
 from sanic import Blueprint
+from socketio import AsyncRedisManager, AsyncServer
 
 from bot.identifiers import WEB_CONVERSATION_ID, new_web_conversation_id
 from channels.client_address import from_environ
@@ -48,6 +55,9 @@ from channels.client_address import from_environ
 logger = logging.getLogger(__name__)
 
 ANY_ORIGIN = "*"
+REDIS_URL_VARIABLE = "SOCKETIO_REDIS_URL"
+# The Redis channel of the replicas' messages (one per assistant sharing a Redis server).
+REDIS_CHANNEL = "espaceclient-socketio"
 
 
 def allowed_origins(configured: str | Iterable[str] | None) -> frozenset[str]:
@@ -63,6 +73,19 @@ def allowed_origins(configured: str | Iterable[str] | None) -> frozenset[str]:
     if isinstance(configured, str):
         configured = configured.split(",")
     return frozenset(origin.strip().rstrip("/") for origin in configured if origin.strip())
+
+
+def share_through_redis(sio: AsyncServer, url: str | None = None) -> bool:
+    """Make `sio` emit through Redis (`SOCKETIO_REDIS_URL`), before any client connects;
+    whether it does."""
+    url = (url if url is not None else os.environ.get(REDIS_URL_VARIABLE, "")).strip()
+    if not url:
+        return False
+    manager = AsyncRedisManager(url, channel=REDIS_CHANNEL)
+    sio.manager = manager
+    manager.set_server(sio)
+    sio.manager_initialized = False
+    return True
 
 
 class SocketIOOutput(RasaSocketIOOutput):
@@ -105,6 +128,8 @@ class SocketIOInput(RasaSocketIOInput):
         blueprint = super().blueprint(on_new_message)
         sio = self.sio
         assert sio is not None
+        if share_through_redis(sio):
+            logger.info("socket.io messages go through Redis (%s)", REDIS_URL_VARIABLE)
         namespace = self.namespace or "/"
         rasa_connect = sio.handlers[namespace]["connect"]
 

@@ -26,6 +26,7 @@ from bot.errors import (
 from bot.french import PARIS
 from bot.inspection import INSPECTOR
 from bot.mailer import HandoffTicketEmail
+from bot.metrics import ACTIVATION, HANDOFF_TICKET, METRICS
 from bot.models import Account, Handoff
 from bot.opening_hours import opening_text
 from bot.schemas import (
@@ -114,6 +115,7 @@ async def check_email(request: web.Request) -> web.Response:
         "role_mailbox": identifiers.is_role_mailbox(payload.email),
     }
     if taken:
+        request.app[METRICS].refused(EmailTaken())
         answer["reason"] = EmailTaken().to_json()["error"]
     return json_response(answer)
 
@@ -126,11 +128,14 @@ async def _send_activation(request: web.Request, account: Any, token: str) -> bo
     """E-mail the activation link; a failure is logged and reported, never raised."""
     mailer = request.app[MAILER]
     mail = accounts.activation_email(account, _activation_link(request, token), request.app[POLICY])
+    metrics = request.app[METRICS]
+    metrics.emails_queued.labels(ACTIVATION).inc()
     try:
         await mailer.send(mailer.activation_message(mail, request.app[CLOCK]()))
     except Exception as exc:  # noqa: BLE001  (SMTP and file errors alike)
         log.warning("activation e-mail for account %s not sent: %s", account.id, type(exc).__name__)
         return False
+    metrics.emails_sent.labels(ACTIVATION).inc()
     return True
 
 
@@ -149,6 +154,8 @@ async def create_registration(request: web.Request) -> web.Response:
             now=request.app[CLOCK](),
         )
         email_sent = None
+        if not registered.replayed:
+            request.app[METRICS].accounts_created.inc()
         if token is not None:
             account = await session.get(Account, registered.account_id)
             email_sent = await _send_activation(request, account, token)
@@ -290,12 +297,15 @@ async def _send_ticket(request: web.Request, handoff: Handoff, opens_at: datetim
         link=console_link(request, handoff),
         opens_at=opens_at,
     )
+    request.app[METRICS].emails_queued.labels(HANDOFF_TICKET).inc()
     try:
         await mailer.send(mailer.handoff_ticket_message(mail, request.app[CLOCK]()))
     except Exception as exc:  # noqa: BLE001  (SMTP and file errors alike)
         log.error(
             "ticket e-mail for handoff %s not sent: %s", handoff.reference, type(exc).__name__
         )
+        return
+    request.app[METRICS].emails_sent.labels(HANDOFF_TICKET).inc()
 
 
 async def create_handoff(request: web.Request) -> web.Response:
@@ -315,6 +325,8 @@ async def create_handoff(request: web.Request) -> web.Response:
             limits=request.app[POLICY].handoff_limits,
         )
     handoff = opened.handoff
+    if opened.created:
+        request.app[METRICS].handoffs.labels(handoff.reason).inc()
     opens_at = hours.next_opening(now) if handoff.status == handoffs.TICKET else None
     if opened.created and handoff.status == handoffs.TICKET:
         await _send_ticket(request, handoff, opens_at)

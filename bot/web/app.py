@@ -16,7 +16,9 @@ from bot.crypto import DocumentCipher, development_key
 from bot.db import make_engine, make_session_factory, migrate
 from bot.inspection import inspection_pool
 from bot.mailer import Mailer
+from bot.metrics import METRICS, WebMetrics
 from bot.rasa_client import RasaClient
+from bot.schemas import HANDOFF_REASONS
 from bot.services import accounts, agents, contracts, handoffs
 from bot.settings import DEFAULT_DEV_TOKEN, Settings
 from bot.web import agent_auth, middlewares
@@ -35,6 +37,8 @@ from bot.web.keys import (
 from bot.web.routes import setup_routes
 
 log = logging.getLogger(__name__)
+# Set at shutdown: the purge loop stops, and the process exits at once on SIGTERM.
+PURGE_STOP = web.AppKey("purge_stop", asyncio.Event)
 
 
 def policy_from(settings: Settings) -> accounts.Policy:
@@ -96,11 +100,14 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> web.
     app[CLOCK] = clock
     app[POLICY] = policy_from(settings)
     app[LOGIN_POLICY] = login_policy_from(settings)
+    app[METRICS] = WebMetrics(handoff_reasons=tuple(HANDOFF_REASONS))
     app[MAILER] = Mailer(settings.smtp_url, settings.outbox_dir, settings.mail_from)
     app[PAGES] = Environment(
         loader=PackageLoader("bot", "templates/pages"), autoescape=select_autoescape()
     )
     setup_routes(app)
+    app[PURGE_STOP] = asyncio.Event()
+    app.on_shutdown.append(_stop_purge)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_rasa_client)
     app.cleanup_ctx.append(_periodic_purge)
@@ -147,9 +154,14 @@ async def run_purge(app: web.Application) -> int:
     return purged
 
 
+async def _stop_purge(app: web.Application) -> None:
+    """At shutdown, before aiohttp waits (up to 60 s) for the tasks still running."""
+    app[PURGE_STOP].set()
+
+
 async def _periodic_purge(app: web.Application) -> AsyncIterator[None]:
     """Purge at start-up, then every `purge_interval`; stop between runs, never mid-query."""
-    stop = asyncio.Event()
+    stop = app[PURGE_STOP]
 
     async def loop() -> None:
         while not stop.is_set():

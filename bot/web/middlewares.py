@@ -20,6 +20,7 @@ from bot.errors import (
     ServiceError,
     Unauthorized,
 )
+from bot.metrics import METRICS
 from bot.services import throttle
 from bot.web.access_log import loggable_path
 from bot.web.keys import PAGES, SETTINGS
@@ -121,6 +122,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except ServiceError as error:
+        request.app[METRICS].refused(error)
         return error_response(error)
     except web.HTTPException as exc:
         if exc.status < 400:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bot.metrics import metrics_endpoint
 from bot.web import agent_auth, api, console, pages, uploads
 
 
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/", pages.home)
     app.router.add_get("/health", pages.health)
+    app.router.add_get("/metrics", metrics_endpoint)
     app.router.add_get("/cgu", pages.cgu)
     app.router.add_get("/activate/{token}", pages.activate)
     app.router.add_get("/widget/{path:.+}", pages.widget_file)
