@@ -47,6 +47,14 @@ bench: setup $(MODEL) ## Benchmarks (stack under load, Rasa's floor, account ser
 bench-quick: setup $(MODEL) ## The same harness with small numbers, in under 3 minutes (CI)
 	$(BIN)/python -m bench --quick $(BENCH_ARGS)
 
+.PHONY: prod roll
+prod: setup $(MODEL) ## The production topology on this machine, in the foreground (README: make prod)
+	scripts/prod-setup
+	scripts/prod
+
+roll: ## Replace the Rasa replicas of `make prod` one at a time (a new model, new code)
+	scripts/prod roll
+
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.lock

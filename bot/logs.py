@@ -91,9 +91,9 @@ def configure_logging(process_name: str) -> None:
 
     JSON replaces every handler already installed (rasa-sdk's and Rasa's coloured
     logs): the root logger's and those of the loggers that do not propagate (Sanic's),
-    and becomes the handler of last resort; Python's warnings become records too. Text keeps a handler already installed (the
-    action server's coloured logs) and otherwise writes `HUMAN_FORMAT`. The level is
-    `LOG_LEVEL` (INFO by default).
+    and becomes the handler of last resort; Python's warnings become records too. Text
+    keeps a handler already installed (the action server's coloured logs) and otherwise
+    writes `HUMAN_FORMAT`. The level is `LOG_LEVEL` (INFO by default).
     """
     level = os.environ.get("LOG_LEVEL", "").strip().upper()
     if not isinstance(logging.getLevelName(level), int):

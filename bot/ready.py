@@ -27,7 +27,8 @@ from urllib.parse import urlencode
 
 from bot.local_secrets import rasa_token
 
-INTERVAL = 2.0  # seconds between two rounds of probes
+INTERVAL = 2.0  # seconds between two rounds of probes, until the assistant is ready
+WATCH_INTERVAL = 5.0  # then (each probe of the web process is a line of its access log)
 TIMEOUT = 5.0  # seconds a probe waits for its answer
 FAILURES = 2  # failed probes in a row before a process is reported as not answering
 REMINDER = 60.0  # seconds between two "still waiting" lines before the first ready
@@ -130,7 +131,7 @@ def watch(probes: list[Probe], url: str) -> None:
             waiting = names([probe for probe in probes if not probe.up])
             say(f"Still waiting for {waiting}, after {now - started:.0f} s...")
         was_ready = ready
-        time.sleep(INTERVAL)
+        time.sleep(WATCH_INTERVAL if announced else INTERVAL)
 
 
 def stop(signum: int, frame: FrameType | None) -> None:

@@ -12,9 +12,10 @@ Two small hooks, installed by `install()` in Rasa's process (`channels.server`):
   `validate_registration_form` that `FormAction` calls) turns any failure other than
   an `ActionExecutionRejection` (the action server's legitimate 400, which Rasa
   handles) into `ActionServerUnavailable`, logged as one line: the action's name and
-  the kind of failure (`HTTP 500`, `ClientConnectorError`, `TimeoutError`…), never a
-  body, a slot value or a tracker. The call's timeout is `ACTION_SERVER_TIMEOUT_SECONDS`
-  (Rasa's is 5 minutes).
+  the kind of failure (`HTTP 500`, `ConnectionRefusedError`, `TimeoutError`,
+  `ValidationError`…), never a body, a slot value or a tracker (Rasa's own line for a
+  refused connection names the URL only). The call's timeout is
+  `ACTION_SERVER_TIMEOUT_SECONDS` (120 s; Rasa's is 5 minutes).
 - `MessageProcessor._run_action` runs the predicted action (a form, a custom action)
   through `_Guarded`: if it raises `ActionServerUnavailable`, its events are
   `unavailable_events()`: the turn is undone (`UserUtteranceReverted`: the slots, the
@@ -25,6 +26,9 @@ Two small hooks, installed by `install()` in Rasa's process (`channels.server`):
 The slots that the turn had changed are also set back, explicitly, before the revert:
 Rasa ignores these events (they are reverted too), but an action that reads the raw
 event list (`previous_value`) then finds the value from before the failed turn.
+
+Only `rasa.shared` is imported here, so `UNAVAILABLE_TEXT` can be imported without
+loading Rasa's dialogue engine; `install()` imports the rest.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from typing import Any
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import (
     ActionExecuted,
+    ActionExecutionRejected,
     BotUttered,
     Event,
     SlotSet,
@@ -123,20 +128,27 @@ def guard_remote_run(run: Callable[..., Awaitable[list[Event]]]) -> Callable[...
     return run_remote_action
 
 
-def unavailable_events(tracker: DialogueStateTracker) -> list[Event]:
+def unavailable_events(tracker: DialogueStateTracker, action_name: str) -> list[Event]:
     """The events of a turn whose action could not be run: the turn undone, the
-    unavailable message, and the assistant listening."""
+    unavailable message, and the assistant listening.
+
+    `ActionExecutionRejected` first, so that Rasa does not log the action as executed:
+    a loop's execution would make Rasa drop the turn's user message from the applied
+    events (it collapses a form's happy path), and the revert would then undo the
+    turns before it too.
+    """
+    not_run = ActionExecutionRejected(action_name)
     said = BotUttered(UNAVAILABLE_TEXT)
     listen = ActionExecuted(ACTION_LISTEN_NAME)
     if not _user_turn_in_progress(tracker):  # an action run through the HTTP API
-        return [said, listen]
+        return [not_run, said, listen]
     before = tracker.copy()
     before.update(UserUtteranceReverted())
     then, now = before.current_slot_values(), tracker.current_slot_values()
     restored: list[Event] = [
         SlotSet(name, then.get(name)) for name, value in now.items() if value != then.get(name)
     ]
-    return [*restored, said, UserUtteranceReverted(), listen]
+    return [not_run, *restored, said, UserUtteranceReverted(), listen]
 
 
 def _user_turn_in_progress(tracker: DialogueStateTracker) -> bool:
@@ -165,7 +177,7 @@ class _Guarded:
             return await self._action.run(output_channel, nlg, tracker, domain)
         except ActionServerUnavailable:
             self.unavailable = True
-            return unavailable_events(tracker)
+            return unavailable_events(tracker, self._action.name())
 
 
 def guard_run_action(run_action: Callable[..., Awaitable[bool]]) -> Callable[..., Any]:

@@ -17,6 +17,7 @@ import urllib.request
 from urllib.parse import urlencode
 
 INTERVAL = 2.0
+FAILURES = 3  # probes failed in a row before a process is said to have stopped answering
 
 
 def answers(target: str, token: str | None = None) -> bool:
@@ -45,11 +46,15 @@ def main() -> int:
     probes["actions"] = (env["ACTIONS_PORT"], None)
     probes["web"] = (env["WEB_PORT"], None)
     seen: dict[str, bool] = {}
+    failures = dict.fromkeys(probes, 0)
     ever: set[str] = set()
     announced = False
     while True:
         for name, (target, secret) in probes.items():
             up = answers(target, secret)
+            failures[name] = 0 if up else failures[name] + 1
+            if not up and name in ever and failures[name] < FAILURES:
+                continue  # a busy machine answers late once in a while
             if announced and seen[name] != up:
                 news = (
                     ("answers again" if name in ever else "answers") if up else "stopped answering"

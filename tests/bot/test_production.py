@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from bot.db import make_engine
+from bot.production import development_defaults, topology_problems
 from tests.bot.payloads import DEMO_CONTRACT, DEMO_SIREN
 from tests.conftest import Service
 
@@ -135,3 +136,53 @@ async def test_an_unexpected_database_error_logs_no_personal_data(
     assert "unexpected error" in caplog.text
     assert secret not in caplog.text
     assert "lefevre" not in caplog.text.lower()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://espace-client.example",  # in clear
+        "https://localhost:8443",
+        "https://127.0.0.1",
+        "https://[::1]:8443",
+        "espace-client.example",  # no scheme
+    ],
+)
+def test_production_wants_a_public_https_base_url(url: str) -> None:
+    env = {**PRODUCTION_ENV, "PUBLIC_BASE_URL": url}
+    assert [line for line in development_defaults("web", env) if "PUBLIC_BASE_URL" in line]
+    assert not development_defaults("web", {**PRODUCTION_ENV})
+
+
+def test_the_topology_names_each_problem_once(tmp_path: Path) -> None:
+    key = tmp_path / "key.pem"
+    key.write_text("not read")
+    problems = topology_problems(
+        {"APP_ENV": "production", "TLS_KEY": str(key), "WIDGET_ORIGINS": "https://a.example, *",
+         "FRONT_PROXIES": "10.0.0.0/8, lb.example"}
+    )  # fmt: skip
+    named = [line.split(" ", 1)[0] for line in problems]
+    # RASA_TOKEN: refused by the web process and Rasa, said once.
+    assert named.count("RASA_TOKEN") == 1
+    for variable in ("ACTION_SERVER_TOKEN", "DOCUMENT_KEYS", "SMTP_URL", "PUBLIC_BASE_URL"):
+        assert variable in named
+    assert any(line.startswith("TLS_CERT and TLS_KEY") for line in problems)
+    assert any(line.startswith("WIDGET_ORIGINS") for line in problems)
+    assert any("lb.example" in line and line.startswith("FRONT_PROXIES") for line in problems)
+    assert not any("10.0.0.0/8" in line for line in problems)
+
+
+def test_a_complete_topology_has_no_problem(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_text("-")
+    key.write_text("-")
+    env = {
+        **PRODUCTION_ENV,
+        "ACTION_SERVER_TOKEN": "a-real-actions-token",
+        "ACCOUNT_API_TOKEN": "a-real-api-token",
+        "TLS_CERT": str(cert),
+        "TLS_KEY": str(key),
+        "WIDGET_ORIGINS": "https://www.assureur.example",
+        "FRONT_PROXIES": "10.0.0.0/8,192.0.2.1",
+    }
+    assert topology_problems(env) == []

@@ -5,13 +5,14 @@ connection cut in the middle of a conversation loses no message."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
-from playwright.async_api import Page, Route, expect
+from playwright.async_api import Page, expect
 
 from bot.rasa_client import RasaClient
 from tests.browser.test_widget import session_id
@@ -106,17 +107,17 @@ class Relay:
             pass
 
 
-async def through(page: Page, web: str, rasa: str) -> None:
-    """Serve the demo page with the widget pointed at `rasa` instead of the stack's Rasa."""
+# Run in the page before its own scripts: once the page is parsed, before deferred
+# scripts (the widget), its tag points at another Rasa, as a site sets `data-rasa-url`.
+POINT_AT = """document.addEventListener("readystatechange", () => {
+    const tag = document.querySelector('script[src*="/widget/widget.js"]');
+    if (document.readyState === "interactive" && tag) tag.dataset.rasaUrl = RASA;
+});"""
 
-    async def rewrite(route: Route) -> None:
-        response = await route.fetch()
-        html = await response.text()
-        assert 'data-rasa-url="' in html
-        html = re.sub(r'data-rasa-url="[^"]*"', f'data-rasa-url="{rasa}"', html)
-        await route.fulfill(response=response, body=html)
 
-    await page.route(web + "/", rewrite)
+async def through(page: Page, rasa: str) -> None:
+    """Point the demo page's widget at `rasa` instead of the stack's Rasa."""
+    await page.add_init_script(f"const RASA = {json.dumps(rasa)};\n{POINT_AT}")
 
 
 async def bubble_texts(page: Page, kind: str) -> list[str]:
@@ -208,7 +209,7 @@ async def test_a_connection_cut_mid_conversation_loses_no_message(
     relay = Relay(browser_stack["rasa"])
     await relay.open()
     try:
-        await through(page, browser_stack["web"], relay.url)
+        await through(page, relay.url)
         widget = Widget(page)
         await widget.load(browser_stack["web"])
         await widget.open()

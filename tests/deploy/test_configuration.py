@@ -116,7 +116,7 @@ def test_a_local_trial_generates_its_secrets_and_says_what_production_would_refu
         assert path.read_text().strip() not in done.stdout
     Fernet((secrets / "document-keys").read_text().strip())  # a valid key
     again = check(tmp_path)
-    assert "generated" not in again.stdout, "generated once, then read"
+    assert f"generated {secrets}" not in again.stdout, "generated once, then read"
 
 
 def test_a_local_trial_stays_on_loopback(tmp_path: Path) -> None:

@@ -94,5 +94,3 @@ async def test_the_web_process_metrics_count_the_registration(
 ) -> None:
     assert registration.person.said
     assert sample_value(metrics(topology.ports["web"]), "assistant_accounts_created_total") >= 1
-
-

@@ -11,9 +11,9 @@ test is Rasa's handling of it (channels/resilience.py).
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
@@ -113,11 +113,21 @@ class Stack:
         )
 
     def kill(self, name: str) -> None:
-        """SIGKILL the process (and its shell), as a crash would."""
+        """SIGKILL the process (and its shell), as a crash would; return once its port
+        is closed (the shell may exit before its child)."""
         process = self.processes.pop(name)
         with suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+        port = self.ports[{"web": "WEB_PORT", "actions": "ACTIONS_PORT"}.get(name, "RASA_PORT")]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            except OSError:
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"{name} still listens on {port} after SIGKILL")
 
     def wait_until_ready(self, *names: str) -> None:
         """Poll the health checks (blocking: for the fixture, outside the event loop)."""
@@ -341,4 +351,6 @@ async def test_the_account_service_down_is_told_by_the_action_server(stack: Stac
         slots = await slots_of(http, stack.urls, sender)
         assert slots["siren"] == "552100554"
         assert slots["company_name"] is None
-        assert json.dumps(slots["requested_slot"]) == '"contract_number"'
+        assert slots["requested_slot"] == "contract_number"
+        answer = await say(http, stack.urls["rasa"], sender, FIRST_STEPS[1][0])
+        assert "Maison Démo Industries SA" in answer, answer

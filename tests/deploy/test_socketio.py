@@ -1,0 +1,55 @@
+"""socket.io through nginx with two replicas: a client's requests stay on one replica
+(long-polling works, then the WebSocket), and an advisor's message reaches the socket
+whichever replica Rasa's HTTP API call lands on (the replicas' Redis message queue)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import socketio
+
+from bot.identifiers import new_web_conversation_id
+from bot.rasa_client import RasaClient
+from tests.deploy.conftest import RASA_TOKEN, Topology
+
+
+async def test_an_advisor_message_reaches_the_socket_from_either_replica(
+    topology: Topology,
+) -> None:
+    received: asyncio.Queue[Any] = asyncio.Queue()
+    confirmed: asyncio.Queue[str] = asyncio.Queue()
+    client = socketio.AsyncClient(reconnection=False)
+    client.on("bot_uttered", received.put)
+    client.on("session_confirm", confirmed.put)
+    session = new_web_conversation_id()
+    # A page of the public entry, as the widget on the demo page.
+    await client.connect(
+        topology.base, socketio_path="/socket.io", headers={"Origin": topology.base},
+        wait_timeout=30,
+    )  # fmt: skip
+    try:
+        await client.emit("session_request", {"session_id": session})
+        assert await asyncio.wait_for(confirmed.get(), 30) == session
+        await client.emit("user_uttered", {"message": "bonjour", "session_id": session})
+        greeting = await asyncio.wait_for(received.get(), 60)
+        assert "Bonjour" in greeting["text"]
+
+        async with aiohttp.ClientSession() as http:
+            senders = {
+                **{name: f"http://127.0.0.1:{port}" for name, port in topology.replicas.items()},
+                # What the web process uses (RASA_API_URL): nginx's loopback server.
+                "api": f"http://127.0.0.1:{topology.ports['api']}",
+            }
+            for name, url in senders.items():
+                text = f"Bonjour, ici Claire (par {name})."
+                await RasaClient(url, RASA_TOKEN, http).send_advisor_message(
+                    session, text, "Claire"
+                )
+                message = await asyncio.wait_for(received.get(), 30)
+                assert message == {"text": text, "advisor": "Claire"}, name
+        # Long-polling first, then the WebSocket: both reached the same replica.
+        assert client.transport() == "websocket"
+    finally:
+        await client.disconnect()
