@@ -126,14 +126,15 @@ def chunks(text: str, limit: int) -> list[str]:
 
 async def offered_buttons(app: Sanic, sender_id: str) -> list[dict[str, Any]]:
     """The buttons of the assistant's latest question to this user, if the user has not
-    answered since; read from the tracker store, so a restart keeps them."""
+    answered since; read from the tracker store, so a restart keeps them. Applied events
+    only: a turn undone because the action server was unavailable does not count."""
     agent = getattr(app.ctx, "agent", None)
     if agent is None or agent.tracker_store is None:
         return []
     tracker = await agent.tracker_store.retrieve(sender_id)
     if tracker is None:
         return []
-    for event in reversed(tracker.events):
+    for event in reversed(tracker.applied_events()):
         if isinstance(event, UserUttered):
             return []
         if isinstance(event, BotUttered):

@@ -25,14 +25,11 @@ from sanic.response import HTTPResponse
 
 from bot.identifiers import web_conversation_id
 from channels.client_address import client_address
+from channels.resilience import UNAVAILABLE_TEXT as UNAVAILABLE
 
 logger = logging.getLogger(__name__)
 
 MAX_SENDER_LENGTH = 128
-UNAVAILABLE = (
-    "Le service est momentanément indisponible. Réessayez dans quelques instants : "
-    "vos réponses sont conservées."
-)
 
 
 def _error(message: str, status: int = 400) -> HTTPResponse:

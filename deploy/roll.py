@@ -20,6 +20,7 @@ ever sent to a replica that is stopping.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 import urllib.request
@@ -31,7 +32,8 @@ from deploy.topology import LOOPBACK, Replica, Topology
 
 SUPERVISORCTL = str(Path(PYTHON).with_name("supervisorctl"))
 DRAIN_SECONDS = 60
-READY_SECONDS = 600
+# How long a restarted replica may take to load its model (1 to 3 minutes on 2 free cores).
+READY_SECONDS = float(os.environ.get("ROLL_READY_SECONDS", "") or 900)
 ESTABLISHED = "01"
 
 

@@ -141,12 +141,6 @@ class Topology:
     def upstreams_conf(self) -> Path:
         return self.nginx_dir / "upstreams.conf"
 
-    @property
-    def public_url(self) -> str:
-        """Where this machine's nginx answers over plain HTTP."""
-        host = "localhost" if self.public_host in (LOOPBACK, "0.0.0.0") else self.public_host
-        return f"http://{host}:{self.public_port}"
-
     def replica(self, name: str) -> Replica:
         for replica in self.replicas:
             if replica.name == name:

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+import pytest
 from playwright.async_api import Page, expect
 
 from bot.rasa_client import RasaClient
@@ -260,3 +261,23 @@ async def answered_in_tracker(stack: dict[str, str], session: str, text: str) ->
             return
         await asyncio.sleep(0.2)
     raise AssertionError(f"Rasa never answered {text!r}")
+
+
+@pytest.mark.xfail(
+    reason="bot/rasa_client.py sends an advisor's message to the conversation's latest "
+    "input channel: `rest` until the person writes again over socket.io",
+    strict=True,
+)
+async def test_an_advisor_reaches_a_widget_back_on_socket_io_before_the_person_writes(
+    browser_stack: dict[str, str], page: Page
+) -> None:
+    widget = await fall_back_to_rest(page, browser_stack)
+    session = await session_id(page)
+    await page.unroute(SOCKET_IO)
+    await expect(widget.host).to_have_attribute(
+        "data-transport", "socketio", timeout=RECONNECT_TIMEOUT
+    )
+    await send_as_advisor(browser_stack, session, "Bonjour, ici votre conseillère.")
+    await expect(page.locator(".ecw-row.ecw-advisor")).to_contain_text(
+        "ici votre conseillère", timeout=10_000
+    )

@@ -1,7 +1,11 @@
 """`make prod`'s topology, started once for the session by its own launcher
 (`scripts/prod`) in production mode, on free loopback ports, in a folder of its own: its
 PostgreSQL cluster, its Redis server, nginx, two Rasa replicas, the action server and the
-web process under supervisord. SMTP is a loopback server of the test process."""
+web process under supervisord. SMTP is a loopback server of the test process.
+
+nginx serves TLS with a certificate made here for the public name `PUBLIC_NAME`, which the
+browser resolves to 127.0.0.1; the other clients reach https://127.0.0.1 and do not check
+the certificate."""
 
 from __future__ import annotations
 
@@ -17,16 +21,22 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import aiohttp
 import psycopg2
 import pytest
 from aiosmtpd.controller import Controller
+from cryptography import x509
 from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from tests.conftest import free_port
 
@@ -36,7 +46,7 @@ PROD = ROOT / "scripts" / "prod"
 # Two replicas load the model together on two busy cores.
 STARTUP_TIMEOUT = 900
 RASA_TOKEN = "deploy-rasa-token-" + os.urandom(8).hex()
-PUBLIC_BASE_URL = "https://espace-client.assureur.test"
+PUBLIC_NAME = "espace-client.assureur.test"
 # Variables of the caller that would point the topology elsewhere.
 FOREIGN = (
     "DATABASE_URL", "TRACKER_DB_HOST", "REDIS_HOST", "REDIS_PASSWORD", "SOCKETIO_REDIS_URL",
@@ -83,9 +93,12 @@ class Topology:
         return {"rasa-1": self.ports["rasa-1"], "rasa-2": self.ports["rasa-2"]}
 
     @property
-    def stack(self) -> dict[str, str]:
-        """What tests/e2e/chat.py's helpers expect: here both are nginx."""
-        return {"web": self.base, "rasa": self.base, "rasa_token": RASA_TOKEN}
+    def public_base_url(self) -> str:
+        return self.env["PUBLIC_BASE_URL"]
+
+    def session(self) -> aiohttp.ClientSession:
+        """An HTTP client that takes nginx's certificate (made by the fixture) as it is."""
+        return aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False))
 
     def prod(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -160,15 +173,47 @@ class Topology:
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def self_signed(folder: Path, name: str) -> tuple[Path, Path]:
+    """A certificate for `name` and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert, key_file = folder / "cert.pem", folder / "key.pem"
+    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert, key_file
+
+
 def _environment(prod_dir: Path, ports: dict[str, int], smtp_port: int) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if name not in FOREIGN}
-    public = f"http://127.0.0.1:{ports['public']}"
+    public = f"https://{PUBLIC_NAME}:{ports['tls']}"
+    cert, key = self_signed(prod_dir, PUBLIC_NAME)
     account_token = "deploy-account-token-" + os.urandom(8).hex()
     env.update(
         APP_ENV="production",
         PROD_DIR=str(prod_dir),
         PUBLIC_HOST="127.0.0.1",
         PUBLIC_PORT=str(ports["public"]),
+        TLS_PORT=str(ports["tls"]),
+        TLS_CERT=str(cert),
+        TLS_KEY=str(key),
         RASA_API_PORT=str(ports["api"]),
         RASA_PORTS=f"{ports['rasa-1']},{ports['rasa-2']}",
         ACTIONS_PORT=str(ports["actions"]),
@@ -176,9 +221,9 @@ def _environment(prod_dir: Path, ports: dict[str, int], smtp_port: int) -> dict[
         POSTGRES_PORT=str(ports["postgres"]),
         REDIS_PORT=str(ports["redis"]),
         NGINX_WORKERS="1",
-        PUBLIC_BASE_URL=PUBLIC_BASE_URL,
-        # The browser opens nginx on loopback, not the public name.
-        WIDGET_ORIGINS=f"{public},http://localhost:{ports['public']},{PUBLIC_BASE_URL}",
+        PUBLIC_BASE_URL=public,
+        # The browser opens the public name; the socket.io client of the tests, loopback.
+        WIDGET_ORIGINS=f"{public},https://127.0.0.1:{ports['tls']}",
         RASA_TOKEN=RASA_TOKEN,
         ACTION_SERVER_TOKEN="deploy-actions-token-" + os.urandom(8).hex(),
         ACCOUNT_API_TOKENS=account_token,
@@ -207,7 +252,7 @@ def topology() -> Iterator[Topology]:
     # Not under pytest's folders (mode 0700): PostgreSQL runs as its own user when root.
     prod_dir = Path(tempfile.mkdtemp(prefix="espace-prod-"))
     prod_dir.chmod(0o755)
-    names = ("public", "api", "rasa-1", "rasa-2", "actions", "web", "postgres", "redis")
+    names = ("public", "tls", "api", "rasa-1", "rasa-2", "actions", "web", "postgres", "redis")
     ports = {name: free_port() for name in names}
     inbox = Inbox()
     smtp_port = free_port()
@@ -220,7 +265,7 @@ def topology() -> Iterator[Topology]:
         start_new_session=True,
     )  # fmt: skip
     topology = Topology(
-        base=f"http://127.0.0.1:{ports['public']}",
+        base=f"https://127.0.0.1:{ports['tls']}",
         env=env,
         ports=ports,
         prod_dir=prod_dir,
@@ -243,11 +288,27 @@ def topology() -> Iterator[Topology]:
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
-    """Ctrl+C's way: supervisord stops every program, then exits."""
+    """Ctrl+C's way: supervisord stops every program, then exits. Whatever is left of the
+    launcher's session afterwards (there should be nothing) is killed."""
     if process.poll() is None:
         os.kill(process.pid, signal.SIGINT)
     try:
-        process.wait(timeout=120)
+        process.wait(timeout=240)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+        os.kill(process.pid, signal.SIGKILL)
         process.wait()
+    for pid in session_members(process.pid):
+        os.kill(pid, signal.SIGKILL)
+
+
+def session_members(session: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[4]) == session and stat[0] != "Z":
+                found.append(int(entry.name))
+    return found

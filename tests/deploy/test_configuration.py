@@ -11,21 +11,16 @@ import stat
 import subprocess
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import aiohttp
 import pytest
-from cryptography import x509
 from cryptography.fernet import Fernet
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from deploy import render
 from deploy.topology import UNAVAILABLE_TEXT, load
 from tests.conftest import free_port
-from tests.deploy.conftest import FOREIGN, PROD, ROOT
+from tests.deploy.conftest import FOREIGN, PROD, ROOT, self_signed
 
 PRODUCTION = {
     "APP_ENV": "production",
@@ -125,39 +120,13 @@ def test_a_local_trial_stays_on_loopback(tmp_path: Path) -> None:
     assert "PUBLIC_HOST" in done.stderr
 
 
-def self_signed(folder: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.now(timezone.utc)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=1))
-        .not_valid_after(now + timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    cert, key_file = folder / "cert.pem", folder / "key.pem"
-    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert, key_file
-
-
 @pytest.fixture
 def lone_nginx(tmp_path: Path) -> Iterator[dict[str, str]]:
     """nginx from the launcher's rendering, with TLS, in front of replicas and a web process
     that do not run (their ports are closed)."""
     setup = subprocess.run([str(ROOT / "scripts" / "prod-setup")], capture_output=True, text=True)
     assert setup.returncode == 0, setup.stderr
-    cert, key = self_signed(tmp_path)
+    cert, key = self_signed(tmp_path, "localhost")
     ports = {name: free_port() for name in ("public", "tls", "api", "r1", "r2", "a", "w")}
     env = {
         **PRODUCTION,
@@ -228,3 +197,5 @@ def test_nginx_answers_the_text_rasa_answers() -> None:
     from channels.resilience import UNAVAILABLE_TEXT as RASA_TEXT
 
     assert UNAVAILABLE_TEXT == RASA_TEXT
+    # The example of a single Rasa server too.
+    assert RASA_TEXT in (ROOT / "docs" / "nginx.conf").read_text()

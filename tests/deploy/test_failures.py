@@ -74,7 +74,7 @@ async def test_each_process_killed_mid_conversation_comes_back_and_nothing_is_lo
 ) -> None:
     steps = [*first_steps("kill"), *LAST_STEPS]
     timings: dict[str, float] = {}
-    async with aiohttp.ClientSession() as http:
+    async with topology.session() as http:
         person = Conversation(http, topology.base, "deploy-sigkill")
         await person.answer(*steps[0])
 

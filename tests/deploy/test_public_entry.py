@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from tests.deploy.conftest import RASA_TOKEN, Topology
@@ -15,16 +14,21 @@ CONVERSATION = "web-" + "0" * 32
 
 
 async def test_the_widget_the_pages_and_socket_io_are_published(topology: Topology) -> None:
-    async with aiohttp.ClientSession() as http:
+    async with topology.session() as http:
         for path in ("/", "/widget/widget.js", "/cgu"):
             async with http.get(topology.base + path) as response:
                 assert response.status == 200, path
         async with http.get(topology.base + "/") as response:
             # The demo page's widget talks to Rasa through this same entry.
-            assert f'data-rasa-url="{topology.env["PUBLIC_BASE_URL"]}"' in await response.text()
+            assert f'data-rasa-url="{topology.public_base_url}"' in await response.text()
         async with http.get(topology.base + "/socket.io/?EIO=4&transport=polling") as response:
             assert response.status == 200
             assert '"sid"' in await response.text()
+        # Plain HTTP sends people to the https address.
+        plain = f"http://127.0.0.1:{topology.ports['public']}/cgu"
+        async with http.get(plain, allow_redirects=False) as response:
+            assert response.status == 301
+            assert response.headers["Location"] == topology.public_base_url + "/cgu"
 
 
 @pytest.mark.parametrize(
@@ -51,7 +55,7 @@ async def test_the_widget_the_pages_and_socket_io_are_published(topology: Topolo
 async def test_what_must_never_be_public_is_not_reachable(
     topology: Topology, method: str, path: str
 ) -> None:
-    async with aiohttp.ClientSession() as http:
+    async with topology.session() as http:
         async with http.request(method, topology.base + path, json={}) as response:
             assert response.status in (403, 404, 405), (path, response.status)
             body = await response.text()

@@ -10,7 +10,6 @@ import urllib.request
 from collections import Counter
 from dataclasses import dataclass
 
-import aiohttp
 import pytest
 
 from tests.deploy.conftest import Topology
@@ -31,7 +30,7 @@ def registration(topology: Topology) -> Registration:
     before = len(topology.upstream_log())
 
     async def register() -> Conversation:
-        async with aiohttp.ClientSession() as http:
+        async with topology.session() as http:
             person = Conversation(http, topology.base, "deploy-registration")
             for sent, expected in [*first_steps("rest"), *LAST_STEPS]:
                 await person.answer(sent, expected, patience=0)
@@ -59,7 +58,7 @@ async def test_a_full_registration_through_nginx_over_rest(
     (message,) = topology.inbox.to(EMAIL)
     text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert login in text
-    assert f"{topology.env['PUBLIC_BASE_URL']}/activate/" in text
+    assert f"{topology.public_base_url}/activate/" in text
 
 
 async def test_its_turns_went_to_both_replicas_in_order_none_lost(

@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 
-import aiohttp
-
 from deploy.topology import UNAVAILABLE_TEXT
 from tests.deploy.conftest import PROD, ROOT, Topology
 from tests.deploy.conversation import Conversation, first_steps
@@ -27,7 +25,7 @@ async def test_a_rolling_restart_during_conversations_drops_no_turn(topology: To
     )  # fmt: skip
     rolled = asyncio.create_task(roll.communicate())
     people: list[Conversation] = []
-    async with aiohttp.ClientSession() as http:
+    async with topology.session() as http:
         while not rolled.done():
             person = Conversation(http, topology.base, f"deploy-roll-{len(people)}")
             people.append(person)

@@ -6,7 +6,8 @@
  * Options (data-* attributes of that tag):
  *   data-rasa-url    the Rasa server (default http://localhost:5005)
  *   data-upload-url  the upload store (default: /uploads on this script's origin)
- *   data-transport   "auto" (socket.io, REST when it cannot connect) or "rest"
+ *   data-transport   "auto" (socket.io; REST while it cannot connect, socket.io tried again
+ *                    in the background) or "rest"
  *   data-open        "true" to open the panel on the first visit
  * Elements of the page with a `data-ecw-open` attribute open the panel when clicked;
  * window.EspaceClientWidget has open(), close() and newConversation().
@@ -470,15 +471,32 @@
     return { title: item.title, payload: item.payload };
   }
 
-  // ---- Talking to Rasa: socket.io, or the REST channel when it cannot connect ----
+  // ---- Talking to Rasa: socket.io, or the REST channel while socket.io is unreachable ----
+  //
+  // socket.io comes first: it is the only way an advisor's messages reach the person. When it
+  // cannot connect within CONNECT_TIMEOUT (a cold start of Rasa, a replica or the proxy
+  // restarting), the REST channel carries the messages, and socket.io keeps trying in the
+  // background (socket.io's own backoff, 1 s doubling up to RETRY_MAX); once it connects
+  // again it asks for the same session and takes over. Each message goes one way only, so
+  // an answer never comes twice: REST answers come in the response to their request,
+  // socket.io answers to the session's room.
+
+  var RETRY_MIN = 1000;
+  var RETRY_MAX = 20000;
+  var INTERRUPTED =
+    "La connexion a été interrompue. Renvoyez votre message si vous n'avez pas eu de réponse.";
 
   var channel = {
-    mode: "connecting", // then "socketio" or "rest"
+    mode: "connecting", // then "socketio" or "rest", and back to "socketio" when it can
     socket: null,
     confirmed: false, // socket.io: the session's room is joined
-    queue: [], // messages waiting for the socket
-    queueTimer: null,
-    rest: Promise.resolve(),
+    awaiting: false, // socket.io: a message was sent and no answer came yet
+    queue: [], // messages waiting for the socket (CONNECT_TIMEOUT at most, then REST)
+    fallbackTimer: null,
+    retryTimer: null,
+    retries: 0,
+    rest: Promise.resolve(), // the REST requests, one after the other
+    restPending: 0,
   };
 
   function setMode(mode) {
@@ -488,35 +506,58 @@
 
   function sendToRasa(message, metadata) {
     showTyping();
-    var item = { message: message, metadata: metadata, session: state.session };
-    if (channel.mode === "rest") return postRest(item);
-    if (channel.mode === "socketio" && channel.confirmed) return emit(item);
-    channel.queue.push(item);
-    if (channel.mode === "socketio" && !channel.queueTimer) {
-      // Connected once, lost since: REST takes over if socket.io does not come back soon.
-      channel.queueTimer = setTimeout(function () {
-        useRest();
-      }, CONNECT_TIMEOUT);
+    deliver({ message: message, metadata: metadata, session: state.session });
+  }
+
+  /** Send a message by the channel of the moment, or keep it until there is one. */
+  function deliver(item) {
+    if (item.session !== state.session) return; // a new conversation began meanwhile
+    if (channel.mode === "socketio" && channel.confirmed) {
+      // Back from REST: its pending answers first, so that answers keep their order.
+      if (channel.restPending) {
+        channel.rest.then(function () {
+          deliver(item);
+        });
+        return;
+      }
+      emit(item);
+    } else if (channel.mode === "rest") {
+      postRest(item);
+    } else {
+      channel.queue.push(item);
+      fallBackLater();
     }
   }
 
   function emit(item) {
     var data = { message: item.message, session_id: item.session };
     if (item.metadata) data.metadata = item.metadata;
+    channel.awaiting = true;
     channel.socket.emit("user_uttered", data);
   }
 
-  function flushQueue(send) {
-    clearTimeout(channel.queueTimer);
-    channel.queueTimer = null;
+  function flushQueue() {
     var waiting = channel.queue;
     channel.queue = [];
-    waiting.forEach(function (item) {
-      if (item.session === state.session) send(item);
-    });
+    waiting.forEach(deliver);
+  }
+
+  /** The REST channel takes over if socket.io is not there within CONNECT_TIMEOUT. */
+  function fallBackLater() {
+    if (channel.fallbackTimer || channel.mode === "rest") return;
+    channel.fallbackTimer = setTimeout(fallBack, CONNECT_TIMEOUT);
+  }
+
+  function fallBack() {
+    clearTimeout(channel.fallbackTimer);
+    channel.fallbackTimer = null;
+    if (channel.confirmed) return;
+    setMode("rest");
+    flushQueue();
   }
 
   function postRest(item) {
+    channel.restPending += 1;
     // One request at a time, so that answers come in the order of the questions.
     channel.rest = channel.rest.then(function () {
       var body = { sender: item.session, message: item.message };
@@ -546,23 +587,25 @@
         .catch(function () {
           hideTyping();
           notice(UNAVAILABLE);
+        })
+        .then(function () {
+          channel.restPending -= 1;
         });
     });
     return channel.rest;
   }
 
-  function useRest() {
-    if (channel.socket) {
-      channel.socket.off();
-      channel.socket.close();
-      channel.socket = null;
-    }
-    channel.confirmed = false;
-    setMode("rest");
-    flushQueue(postRest);
+  /** Run `action` after a backoff delay: 1 s doubling up to RETRY_MAX, ± 50 %. */
+  function retryLater(action) {
+    clearTimeout(channel.retryTimer);
+    var delay = Math.min(RETRY_MAX, RETRY_MIN * Math.pow(2, channel.retries));
+    channel.retries += 1;
+    channel.retryTimer = setTimeout(action, delay * (0.5 + Math.random()));
   }
 
+  var loadedIo = null;
   function loadSocketIo() {
+    if (loadedIo) return Promise.resolve(loadedIo);
     return new Promise(function (resolve, reject) {
       var previous = window.io;
       var tag = document.createElement("script");
@@ -573,40 +616,76 @@
         // Leave the page's own socket.io client (if any) where it was.
         if (previous === undefined) delete window.io;
         else window.io = previous;
-        if (typeof io === "function") resolve(io);
-        else reject(new Error("socket.io did not load"));
+        if (typeof io !== "function") return reject(new Error("socket.io did not load"));
+        loadedIo = io;
+        resolve(io);
       };
-      tag.onerror = reject;
+      tag.onerror = function () {
+        tag.remove();
+        reject(new Error("socket.io did not load"));
+      };
       document.head.append(tag);
     });
   }
 
   function connect() {
-    if (config.transport === "rest") return useRest();
-    var giveUp = setTimeout(useRest, CONNECT_TIMEOUT);
+    if (config.transport === "rest") {
+      setMode("rest");
+      return;
+    }
+    fallBackLater();
+    openSocket();
+  }
+
+  function openSocket() {
     loadSocketIo()
       .then(function (io) {
-        if (channel.mode === "rest") return;
-        var socket = io(config.rasaUrl, { path: "/socket.io", reconnectionDelayMax: 10000 });
+        var socket = io(config.rasaUrl, {
+          path: "/socket.io",
+          reconnectionDelay: RETRY_MIN,
+          reconnectionDelayMax: RETRY_MAX,
+        });
         channel.socket = socket;
         socket.on("connect", function () {
           socket.emit("session_request", { session_id: state.session });
         });
         socket.on("session_confirm", function (sessionId) {
           if (sessionId !== state.session) return; // the answer to an older request
-          clearTimeout(giveUp);
+          clearTimeout(channel.fallbackTimer);
+          channel.fallbackTimer = null;
           channel.confirmed = true;
+          channel.retries = 0;
           setMode("socketio");
-          flushQueue(emit);
+          flushQueue();
         });
         socket.on("disconnect", function () {
           channel.confirmed = false;
+          if (channel.awaiting) {
+            // socket.io does not keep what the server sent meanwhile: that answer is lost.
+            channel.awaiting = false;
+            hideTyping();
+            notice(INTERRUPTED);
+          }
+          if (channel.mode === "socketio") fallBackLater();
+          if (!socket.active) retryLater(reconnect);
+        });
+        socket.on("connect_error", function () {
+          // A refusal of the server (not a network error): socket.io does not retry then.
+          if (!socket.active) retryLater(reconnect);
         });
         socket.on("bot_uttered", function (data) {
+          channel.awaiting = false;
           receive(fromSocket(data));
         });
       })
-      .catch(useRest);
+      .catch(function () {
+        if (channel.mode === "connecting") fallBack();
+        retryLater(openSocket);
+      });
+  }
+
+  function reconnect() {
+    if (channel.socket && !channel.socket.active) channel.socket.connect();
   }
 
   // ---- What the user does ----
@@ -818,6 +897,7 @@
     state.entries = [];
     storage.set("session", state.session);
     channel.queue = [];
+    channel.awaiting = false;
     hideTyping();
     renderHistory();
     if (channel.socket) {
