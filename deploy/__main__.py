@@ -48,7 +48,7 @@ def already_running(topology: Topology) -> bool:
     return True
 
 
-def announce(topology: Topology) -> None:
+def announce(topology: Topology, starting: bool = True) -> None:
     if topology.production:
         print("Production mode (APP_ENV=production): the configuration was checked.")
     else:
@@ -63,6 +63,9 @@ def announce(topology: Topology) -> None:
                 print(f"  - {line}")
     for notice in topology.notices:
         print(notice)
+    if not starting:
+        print("The configuration is complete.")
+        return
     replicas = ", ".join(f"{r.name} 127.0.0.1:{r.port}" for r in topology.replicas)
     tls = f", https on port {topology.tls_port}" if topology.tls_cert else ""
     print(
@@ -115,7 +118,7 @@ def main(argv: list[str]) -> int:
     if action in ("run", "check") and (lines := refusals(topology)):
         return fail(lines)
     if action == "check":
-        announce(topology)
+        announce(topology, starting=False)
         return 0
     if action == "run":
         return run(topology)

@@ -312,3 +312,19 @@ def session_members(session: int) -> list[int]:
             if int(stat[4]) == session and stat[0] != "Z":
                 found.append(int(entry.name))
     return found
+
+
+@pytest.fixture(scope="module", autouse=True)
+def whole(request: pytest.FixtureRequest) -> None:
+    """Each module of the topology's tests starts with every process in service, whatever
+    the module before did (killed, restarted)."""
+    if "topology" not in request.fixturenames:
+        return
+    topology: Topology = request.getfixturevalue("topology")
+    for name in topology.replicas:
+        topology.wait_replica(name)
+    for program in ("nginx", "web", "actions", "postgres", "redis"):
+        deadline = time.monotonic() + 120
+        while topology.state(program) != "RUNNING":
+            assert time.monotonic() < deadline, f"{program} is not running"
+            time.sleep(0.5)

@@ -22,23 +22,6 @@ def children(parent: int) -> set[int]:
     return found
 
 
-def named(name: str) -> dict[int, int]:
-    """The processes called `name`: pid → parent's pid."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if (entry / "comm").read_text().strip() != name:
-                continue
-            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if stat[0] != "Z":
-            found[int(entry.name)] = int(stat[1])
-    return found
-
-
 def socket_inodes(pid: int) -> set[str]:
     inodes = set()
     try:

@@ -14,9 +14,10 @@ import time
 
 import aiohttp
 
+from deploy.program import holders, listening_inodes
 from tests.deploy.conftest import Topology
 from tests.deploy.conversation import LAST_STEPS, Conversation, first_steps
-from tests.deploy.processes import children, connected_ports, named
+from tests.deploy.processes import children, connected_ports
 
 EMAIL = "emilie.kill@exemple-industries.fr"
 
@@ -28,15 +29,19 @@ def kill(topology: Topology, program: str) -> int:
     return pid
 
 
-def no_orphaned_nginx(master: int, patience: float = 15) -> bool:
-    """Whether every nginx process is `master` or its worker (soon: the old workers that
-    outlived their master finish what they were doing first)."""
+def no_orphaned_nginx(topology: Topology, master: int, patience: float = 15) -> bool:
+    """Whether the nginx processes that hold the topology's listening sockets are `master`
+    and its workers only (soon: the workers that outlived the killed master are asked to
+    finish what they were doing first)."""
+    ports = (topology.ports["public"], topology.ports["tls"], topology.ports["api"])
     deadline = time.monotonic() + patience
-    while set(named("nginx")) - {master} - children(master):
+    while True:
+        holding = holders(set().union(*(listening_inodes(port) for port in ports)))
+        if holding <= {master} | children(master):
+            return True
         if time.monotonic() > deadline:
             return False
         time.sleep(0.2)
-    return True
 
 
 async def send_killing_its_replica(
@@ -114,7 +119,7 @@ async def test_each_process_killed_mid_conversation_comes_back_and_nothing_is_lo
             except aiohttp.ClientConnectionError:
                 refused += 1
                 await asyncio.sleep(0.2)
-        assert no_orphaned_nginx(topology.wait_restarted("nginx", old))
+        assert no_orphaned_nginx(topology, topology.wait_restarted("nginx", old))
         timings["nginx"] = time.monotonic() - started
 
         for sent, expected in steps[6:]:

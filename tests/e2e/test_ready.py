@@ -14,7 +14,8 @@ READY = "ready.1"
 RASA_UP = "Rasa server is up and running"
 STOPPED = "*** the action server (actions.1) STOPPED ANSWERING"
 BACK = "the action server (actions.1) answers again."
-# The watcher sees a stopped process after FAILURES probes of TIMEOUT seconds.
+# The watcher sees a stopped process after FAILURES probes of TIMEOUT seconds, at most
+# WATCH_INTERVAL apart (bot/ready.py).
 REPORT_TIMEOUT = 60.0
 
 
@@ -47,6 +48,8 @@ def wait_for_line(stack: dict[str, str], process: str, text: str, after: int) ->
 
 
 def test_the_ready_line_comes_once_rasa_answers(stack: dict[str, str]) -> None:
+    # The fixture may see the stack answer a round of probes before the watcher does.
+    wait_for_line(stack, READY, "The assistant is ready (after", 0)
     lines = log_lines(stack)
     ready = [
         index

@@ -36,6 +36,7 @@ DEFAULTS = [
     ("web", "DATABASE_URL", None),
     ("web", "SMTP_URL", None),
     ("web", "PUBLIC_BASE_URL", "http://localhost:8000"),
+    ("web", "PUBLIC_BASE_URL", "http://espace-client.assureur.example"),  # in clear
     ("actions", "ACTION_SERVER_TOKEN", None),
     ("actions", "ACCOUNT_API_TOKEN", DEV_TOKEN),
     ("actions", "PUBLIC_BASE_URL", None),
