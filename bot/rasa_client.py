@@ -17,6 +17,7 @@ from urllib.parse import quote
 import aiohttp
 
 from bot.errors import AssistantUnavailable
+from bot.identifiers import WEB_CONVERSATION_ID
 from bot.local_secrets import rasa_token
 
 log = logging.getLogger(__name__)
@@ -160,13 +161,15 @@ class RasaClient:
         self, conversation_id: str, events: list[dict[str, Any]], *, side_effects: bool = False
     ) -> None:
         """Append events to the tracker; with `side_effects`, bot events are also sent to
-        the user's latest input channel.
+        the user (see `_output_channel`).
 
         Raises:
             AssistantUnavailable: Rasa did not answer or refused.
         """
         params = (
-            self._params(execute_side_effects="true", output_channel="latest")
+            self._params(
+                execute_side_effects="true", output_channel=_output_channel(conversation_id)
+            )
             if side_effects
             else self._params()
         )
@@ -207,6 +210,14 @@ class RasaClient:
             "POST",
             self._url(conversation_id, "trigger_intent"),
             "trigger_intent",
-            params=self._params(output_channel="latest"),
+            params=self._params(output_channel=_output_channel(conversation_id)),
             json={"name": HANDBACK_INTENT},
         )
+
+
+def _output_channel(conversation_id: str) -> str:
+    """Where Rasa sends an advisor's messages: a web conversation's widget is in its
+    socket.io room whichever channel its last message took (it may have written over the
+    REST fallback before socket.io came back); other conversations get their latest
+    channel (Telegram, WhatsApp, Messenger)."""
+    return "socketio" if WEB_CONVERSATION_ID.fullmatch(conversation_id) else "latest"

@@ -8,6 +8,9 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
 _TOKEN_PATH = re.compile(r"^/(activate|uploads)/[^/]+")
+# Polled every few seconds by the supervisor's watcher and Prometheus: logged only when
+# they fail.
+_PROBES = frozenset({"/health", "/metrics"})
 
 
 def loggable_path(path: str) -> str:
@@ -17,6 +20,8 @@ def loggable_path(path: str) -> str:
 
 class AccessLogger(AbstractAccessLogger):
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        if request.path in _PROBES and response.status < 400:
+            return
         self.logger.info(
             "%s %s %s %d %.1fms",
             request.remote,

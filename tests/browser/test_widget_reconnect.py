@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
-import pytest
 from playwright.async_api import Page, expect
 
 from bot.rasa_client import RasaClient
@@ -263,11 +262,6 @@ async def answered_in_tracker(stack: dict[str, str], session: str, text: str) ->
     raise AssertionError(f"Rasa never answered {text!r}")
 
 
-@pytest.mark.xfail(
-    reason="bot/rasa_client.py sends an advisor's message to the conversation's latest "
-    "input channel: `rest` until the person writes again over socket.io",
-    strict=True,
-)
 async def test_an_advisor_reaches_a_widget_back_on_socket_io_before_the_person_writes(
     browser_stack: dict[str, str], page: Page
 ) -> None:
