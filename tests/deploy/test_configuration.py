@@ -193,6 +193,7 @@ async def test_without_replicas_the_rest_channel_still_answers_in_french(
             assert response.headers["Location"] == lone_nginx["base"] + "/cgu?x=1"
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Rasa's dependencies, at import
 def test_nginx_answers_the_text_rasa_answers() -> None:
     from channels.resilience import UNAVAILABLE_TEXT as RASA_TEXT
 
