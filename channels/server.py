@@ -17,6 +17,8 @@ It also closes what `rasa run` leaves open when exposed:
 - every call to the action server carries `Authorization: Bearer <action_server_token()>`
   (endpoints.yml stays free of `${VAR}`, as `rasa test` reads it);
 - production mode refuses development defaults (`bot.production`);
+- logs are one JSON object per line in production (`bot.logs`), once Rasa's command line
+  has set up its own;
 - the assistant always answers: when a custom action cannot be run (the action server
   down, slow, failing), the turn is undone and the user gets `UNAVAILABLE_TEXT`
   (`channels.resilience`, whose docstring describes the two hooks).
@@ -36,7 +38,8 @@ from rasa.shared.constants import DOCS_BASE_URL
 from sanic_cors import CORS
 
 from bot.local_secrets import action_server_token, rasa_token
-from bot.production import refuse_development_defaults
+from bot.logs import configure_logging
+from bot.production import RASA, refuse_development_defaults
 from channels import resilience
 
 # The only routes a browser page of another origin may call (sanic-cors regexes).
@@ -100,13 +103,28 @@ def with_auth_token(argv: list[str]) -> list[str]:
     return [*argv[:2], "--auth-token", rasa_token(), *argv[2:]]
 
 
+def json_logs_once_rasa_configured_its_own() -> None:
+    """Rasa's command line installs coloured logs, then structlog, just before running
+    the command: `configure_logging` takes over right after, before the server exists."""
+    import rasa.__main__ as rasa_cli
+
+    configure_structlog = rasa_cli.configure_structlog
+
+    def then_ours(log_level: int | None = None) -> None:
+        configure_structlog(log_level)
+        configure_logging(RASA)
+
+    rasa_cli.configure_structlog = then_ours  # type: ignore[assignment]
+
+
 def main() -> int:
-    refuse_development_defaults("rasa")
+    refuse_development_defaults(RASA)
     RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
     resilience.install()
     rasa.server.configure_cors = configure_cors  # type: ignore[assignment]
     AvailableEndpoints.read_endpoints = classmethod(read_endpoints)  # type: ignore[method-assign,assignment,arg-type]
     sys.argv[:] = with_auth_token(sys.argv)
+    json_logs_once_rasa_configured_its_own()
     from rasa.__main__ import main as rasa_main
 
     rasa_main()
