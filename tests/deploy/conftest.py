@@ -9,6 +9,8 @@ the certificate."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import email
 import json
 import os
@@ -19,7 +21,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
@@ -45,7 +47,9 @@ MODEL = ROOT / "models" / "current.tar.gz"
 PROD = ROOT / "scripts" / "prod"
 # Two replicas load the model together on two busy cores.
 STARTUP_TIMEOUT = 900
-RASA_TOKEN = "deploy-rasa-token-" + os.urandom(8).hex()
+# A constant: pytest imports this module, and the tests import it again under its package
+# name, so a random value would differ between the two.
+RASA_TOKEN = "deploy-rasa-token-5e0c1d2f8a7b4c3e9d6f"
 PUBLIC_NAME = "espace-client.assureur.test"
 # Variables of the caller that would point the topology elsewhere.
 FOREIGN = (
@@ -96,9 +100,11 @@ class Topology:
     def public_base_url(self) -> str:
         return self.env["PUBLIC_BASE_URL"]
 
-    def session(self) -> aiohttp.ClientSession:
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[aiohttp.ClientSession]:
         """An HTTP client that takes nginx's certificate (made by the fixture) as it is."""
-        return aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False))
+        async with https_client() as http:
+            yield http
 
     def prod(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -171,6 +177,20 @@ class Topology:
         if not path.exists():
             return []
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@contextlib.asynccontextmanager
+async def https_client() -> AsyncIterator[aiohttp.ClientSession]:
+    """An aiohttp session that does not check certificates, closed for good on exit: its
+    TLS connections finish closing after the session (aiohttp's "graceful shutdown")."""
+    # One connection per request: no kept-alive TLS connection left for nginx to close
+    # (a reload, a restart), whose transport aiohttp 3.9 would never close.
+    http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False, force_close=True))
+    try:
+        yield http
+    finally:
+        await http.close()
+        await asyncio.sleep(0.25)
 
 
 def self_signed(folder: Path, name: str) -> tuple[Path, Path]:
@@ -328,3 +348,27 @@ def whole(request: pytest.FixtureRequest) -> None:
         while topology.state(program) != "RUNNING":
             assert time.monotonic() < deadline, f"{program} is not running"
             time.sleep(0.5)
+
+
+# The topology's tests in this order: those that disturb it (a rolling restart, processes
+# killed) last, so that the others need not wait for Rasa to load its model again.
+ORDER = [
+    "test_configuration", "test_public_entry", "test_registration", "test_socketio",
+    "test_widget", "test_rolling_restart", "test_failures",
+]  # fmt: skip
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Reorder this folder's tests among themselves, in the places they hold."""
+    places = [index for index, item in enumerate(items) if Path(str(item.fspath)).parent == HERE]
+
+    def rank(item: pytest.Item) -> int:
+        module = Path(str(item.fspath)).stem
+        return ORDER.index(module) if module in ORDER else len(ORDER)
+
+    ordered = sorted((items[index] for index in places), key=rank)
+    for index, item in zip(places, ordered, strict=True):
+        items[index] = item
+
+
+HERE = Path(__file__).resolve().parent

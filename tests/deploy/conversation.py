@@ -14,6 +14,7 @@ from tests.corpus import Sample, build_corpus
 from tests.e2e.chat import FIRST_STEPS, upload
 
 CORPUS = build_corpus()
+RECONNECT_SECONDS = 30
 EMAIL = "emilie.lefevre@exemple-industries.fr"
 
 
@@ -44,19 +45,35 @@ class Conversation:
     answers: list[list[str]] = field(default_factory=list)
     # Whether nginx answered instead of Rasa (no replica could): Rasa never saw the message.
     by_nginx: list[bool] = field(default_factory=list)
+    reconnections: int = 0
 
     @property
     def conversation_id(self) -> str:
         return web_conversation_id(self.sender)
 
     async def send(self, text: str, metadata: dict[str, Any] | None = None) -> list[str]:
-        """One message; the texts of the answer (never an empty list: asserted)."""
+        """One message; the texts of the answer (never an empty list: asserted).
+
+        A connection that breaks before an answer (nginx restarting, a kept-alive
+        connection that its killed worker took away) is tried again, as browsers do: the
+        tracker store then shows whether a message was ever received twice.
+        """
         payload: dict[str, Any] = {"sender": self.sender, "message": text}
         if metadata is not None:
             payload["metadata"] = metadata
-        async with self.http.post(f"{self.base}/webhooks/rest/webhook", json=payload) as response:
-            assert response.status == 200, (text, response.status)
-            body = await response.json()
+        url = f"{self.base}/webhooks/rest/webhook"
+        deadline = asyncio.get_running_loop().time() + RECONNECT_SECONDS
+        while True:
+            try:
+                async with self.http.post(url, json=payload) as response:
+                    assert response.status == 200, (text, response.status)
+                    body = await response.json()
+                break
+            except aiohttp.ClientConnectionError:
+                self.reconnections += 1
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
         texts = [str(reply.get("text", "")) for reply in body]
         self.said.append(text)
         self.answers.append(texts)

@@ -6,21 +6,19 @@ from __future__ import annotations
 
 import json
 import os
-import ssl
 import stat
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 from cryptography.fernet import Fernet
 
 from deploy import render
 from deploy.topology import UNAVAILABLE_TEXT, load
 from tests.conftest import free_port
-from tests.deploy.conftest import FOREIGN, PROD, ROOT, self_signed
+from tests.deploy.conftest import FOREIGN, PROD, ROOT, https_client, self_signed
 
 PRODUCTION = {
     "APP_ENV": "production",
@@ -168,19 +166,16 @@ def lone_nginx(tmp_path: Path) -> Iterator[dict[str, str]]:
 async def test_without_replicas_the_rest_channel_still_answers_in_french(
     lone_nginx: dict[str, str],
 ) -> None:
-    insecure = ssl.create_default_context()
-    insecure.check_hostname = False
-    insecure.verify_mode = ssl.CERT_NONE
     payload = {"sender": "nobody-home", "message": "bonjour"}
-    async with aiohttp.ClientSession() as http:
+    async with https_client() as http:
         url = lone_nginx["https"] + "/webhooks/rest/webhook"
-        async with http.post(url, json=payload, ssl=insecure) as response:
+        async with http.post(url, json=payload) as response:
             assert response.status == 200
             assert response.headers["Content-Type"] == "application/json; charset=utf-8"
             body = json.loads(await response.text())
         assert body == [{"recipient_id": "", "text": UNAVAILABLE_TEXT}]
 
-        async with http.get(lone_nginx["https"] + "/", ssl=insecure) as response:
+        async with http.get(lone_nginx["https"] + "/") as response:
             assert response.status == 503
             assert "momentanément indisponible" in await response.text()
             assert response.headers["Retry-After"] == "5"

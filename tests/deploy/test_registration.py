@@ -36,7 +36,12 @@ def registration(topology: Topology) -> Registration:
                 await person.answer(sent, expected, patience=0)
             return person
 
-    person = asyncio.run(register())
+    # A loop of its own, which leaves the tests' loop alone (asyncio.run would unset it).
+    loop = asyncio.new_event_loop()
+    try:
+        person = loop.run_until_complete(register())
+    finally:
+        loop.close()
     rest = [line for line in topology.upstream_log()[before:] if line["route"] == "rest"]
     # The replica that answered: the last one tried (nginx tries another one only when
     # it could not connect).

@@ -53,3 +53,4 @@ async def test_an_advisor_message_reaches_the_socket_from_either_replica(
         assert client.connected and client.transport() == "polling"
     finally:
         await client.disconnect()
+        await asyncio.sleep(0.25)  # its TLS connections finish closing
