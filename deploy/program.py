@@ -9,6 +9,11 @@ program itself):
   the listening sockets, so a new nginx could not bind them. The processes named nginx
   that hold a listening socket on PORT are asked to finish (SIGQUIT: their requests in
   progress end normally), then killed after 10 s. No other process is touched.
+- `--pid-file PATH`: the children of a program killed with SIGKILL outlive it (the web
+  process's inspection workers). supervisord starts each program in a process group of
+  its own, named by its pid, which this file keeps: if the program recorded there is
+  gone, what is left of its group is stopped. Linux never gives a new process the number
+  of a group that still exists, so nothing else can be in that group.
 
 Standard library only: it runs before each start.
 """
@@ -89,6 +94,24 @@ def clear_nginx(ports: list[int]) -> None:
         _signal(pid, signal.SIGKILL)
 
 
+def clear_group(pid_file: Path) -> None:
+    """Stop what is left of the process group of the program recorded in `pid_file`, if
+    that program is gone; then record this process (its pid survives `exec`)."""
+    try:
+        previous = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        previous = 0
+    if previous and previous != os.getpid() and not _alive(previous):
+        for number in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(previous, number)
+            except (ProcessLookupError, PermissionError):
+                break
+            print(f"stopping what was left of process group {previous}", flush=True)
+            time.sleep(2)
+    pid_file.write_text(f"{os.getpid()}\n")
+
+
 def _signal(pid: int, number: int) -> None:
     try:
         os.kill(pid, number)
@@ -108,12 +131,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.program")
     parser.add_argument("--wait", action="append", default=[], metavar="HOST:PORT")
     parser.add_argument("--clear-nginx-on", action="append", type=int, default=[])
+    parser.add_argument("--pid-file", type=Path)
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("no command after --")
     clear_nginx(args.clear_nginx_on)
+    if args.pid_file is not None:
+        clear_group(args.pid_file)
     for address in args.wait:
         if not wait_for(address):
             print(f"{address} does not answer after {WAIT_SECONDS} s; starting anyway", flush=True)

@@ -41,10 +41,22 @@ def command(*words: str | Path) -> str:
     return " ".join(shlex.quote(str(word)) for word in words).replace("%", "%%")
 
 
+def _nginx_string(body: object) -> str:
+    """`body` as JSON in an nginx string literal (between single quotes)."""
+    text = json.dumps(body, ensure_ascii=False)
+    return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
 def unavailable_json() -> str:
-    """The REST channel's answer when no replica answers, as an nginx string literal."""
-    body = json.dumps([{"recipient_id": "", "text": UNAVAILABLE_TEXT}], ensure_ascii=False)
-    return body.replace("\\", "\\\\").replace("'", "\\'")
+    """The REST channel's answer when no replica answers."""
+    return _nginx_string([{"recipient_id": "", "text": UNAVAILABLE_TEXT}])
+
+
+def upload_unavailable_json() -> str:
+    """The upload's answer when the web process does not answer, as the web process words
+    its errors (the widget shows `message` after « Votre fichier n'a pas pu être envoyé : »)."""
+    message = "le service d'envoi est momentanément indisponible."
+    return _nginx_string({"error": {"code": "service_unavailable", "message": message}})
 
 
 def rasa_command(topology: Topology, port: int) -> str:
@@ -87,9 +99,11 @@ def render_all(topology: Topology) -> None:
         postgres_command = command(
             postgres.bin_dir / "postgres", "-D", postgres.data_dir, *settings
         )
-    web: list[str | Path] = [PYTHON, "-m", "bot", "serve"]
+    web: list[str | Path] = [PYTHON, "-m", "deploy.program"]
+    web += ["--pid-file", topology.run_dir / "web.pid"]
     if postgres is not None and postgres.accounts:
-        web = [PYTHON, "-m", "deploy.program", "--wait", f"{LOOPBACK}:{postgres.port}", "--", *web]
+        web += ["--wait", f"{LOOPBACK}:{postgres.port}"]
+    web += ["--", PYTHON, "-m", "bot", "serve"]
     nginx: list[str | Path] = [PYTHON, "-m", "deploy.program"]
     for port in nginx_ports(topology):
         nginx += ["--clear-nginx-on", str(port)]
@@ -109,7 +123,11 @@ def render_all(topology: Topology) -> None:
         )
     )
     topology.nginx_conf.write_text(
-        templates.get_template("nginx.conf").render(t=topology, unavailable_json=unavailable_json())
+        templates.get_template("nginx.conf").render(
+            t=topology,
+            unavailable_json=unavailable_json(),
+            upload_unavailable_json=upload_unavailable_json(),
+        )
     )
     write_upstreams(topology)
     if topology.redis_port is not None:

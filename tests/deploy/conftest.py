@@ -131,6 +131,20 @@ class Topology:
             time.sleep(0.5)
         raise AssertionError(f"supervisord did not restart {program} within {timeout} s")
 
+    def wait_answering(self, url: str, timeout: float = 120) -> None:
+        """Wait until `url` answers 200 (a process's /health)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{url} does not answer after {timeout} s")
+            time.sleep(0.5)
+
     def replica_ready(self, name: str) -> bool:
         url = f"http://127.0.0.1:{self.replicas[name]}/status?" + urlencode({"token": RASA_TOKEN})
         try:
@@ -263,7 +277,7 @@ def _environment(prod_dir: Path, ports: dict[str, int], smtp_port: int) -> dict[
 
 
 @pytest.fixture(scope="session")
-def topology() -> Iterator[Topology]:
+def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
     if not MODEL.exists():
         pytest.fail("no trained model: run `make train` first (make test does)")
     setup = subprocess.run([str(ROOT / "scripts" / "prod-setup")], capture_output=True, text=True)
@@ -304,6 +318,9 @@ def topology() -> Iterator[Topology]:
         stop(process)
         log.close()
         smtp.stop()
+        # The logs stay with pytest's other files (the last runs are kept); the rest goes.
+        shutil.copytree(prod_dir / "log", tmp_path_factory.mktemp("prod-log"), dirs_exist_ok=True)
+        shutil.copy(prod_dir / "launcher.log", tmp_path_factory.getbasetemp())
         shutil.rmtree(prod_dir, ignore_errors=True)
 
 

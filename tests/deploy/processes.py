@@ -46,3 +46,17 @@ def connected_ports(pids: set[int]) -> set[int]:
         if fields[3] == ESTABLISHED and fields[9] in inodes:
             ports.add(int(fields[2].rsplit(":", 1)[1], 16))
     return ports
+
+
+def group_members(group: int) -> list[int]:
+    """The live processes of a process group."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[3]) == group and stat[0] != "Z":
+                found.append(int(entry.name))
+    return found

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 from cryptography.fernet import Fernet
 
@@ -163,7 +164,7 @@ def lone_nginx(tmp_path: Path) -> Iterator[dict[str, str]]:
     log.close()
 
 
-async def test_without_replicas_the_rest_channel_still_answers_in_french(
+async def test_without_replicas_or_web_process_people_still_get_french_answers(
     lone_nginx: dict[str, str],
 ) -> None:
     payload = {"sender": "nobody-home", "message": "bonjour"}
@@ -180,6 +181,19 @@ async def test_without_replicas_the_rest_channel_still_answers_in_french(
             assert "momentanément indisponible" in await response.text()
             assert response.headers["Retry-After"] == "5"
             assert "max-age" in response.headers["Strict-Transport-Security"]
+
+        form = aiohttp.FormData()
+        form.add_field("sender_id", "nobody-home")
+        form.add_field("file", b"%PDF-1.4", filename="cni.pdf", content_type="application/pdf")
+        async with http.post(lone_nginx["https"] + "/uploads", data=form) as response:
+            assert response.status == 503
+            assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+            error = (await response.json())["error"]
+        # The widget shows it after « Votre fichier n'a pas pu être envoyé : ».
+        assert error == {
+            "code": "service_unavailable",
+            "message": "le service d'envoi est momentanément indisponible.",
+        }
 
         # With TLS on, plain HTTP sends people to the public https address.
         url = lone_nginx["http"] + "/cgu?x=1"

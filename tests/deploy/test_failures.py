@@ -12,10 +12,12 @@ import os
 import signal
 import time
 
+import aiohttp
+
 from deploy.program import holders, listening_inodes
 from tests.deploy.conftest import Topology
 from tests.deploy.conversation import LAST_STEPS, Conversation, first_steps
-from tests.deploy.processes import children, connected_ports
+from tests.deploy.processes import children, connected_ports, group_members
 
 EMAIL = "emilie.kill@exemple-industries.fr"
 
@@ -97,11 +99,22 @@ async def test_each_process_killed_mid_conversation_comes_back_and_nothing_is_lo
         topology.wait_restarted("actions", old)
         timings["actions"] = time.monotonic() - started
 
-        # The web process (the account service): the next answers need no account service.
+        # The web process (the account service): an upload meanwhile gets a French refusal
+        # (nginx's), the next answer needs no account service; once restarted, nothing is
+        # left of the killed process (its inspection workers).
         started = time.monotonic()
         old = kill(topology, "web")
+        form = aiohttp.FormData()
+        form.add_field("sender_id", person.sender)
+        form.add_field("file", b"%PDF-1.4", filename="cni.pdf", content_type="application/pdf")
+        async with http.post(topology.base + "/uploads", data=form) as response:
+            assert response.status == 503
+            refusal = await response.json()
+        assert refusal["error"]["message"] == "le service d'envoi est momentanément indisponible."
         await person.answer(*steps[4])
         topology.wait_restarted("web", old)
+        topology.wait_answering(f"http://127.0.0.1:{topology.ports['web']}/health")
+        assert not group_members(old), "the killed web process left processes behind"
         timings["web"] = time.monotonic() - started
 
         # nginx's master: its orphaned worker still answers until the restarted nginx

@@ -8,19 +8,27 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import aiohttp
 import socketio
 
 from bot.identifiers import new_web_conversation_id
 from bot.rasa_client import RasaClient
-from tests.deploy.conftest import RASA_TOKEN, Topology
+from tests.deploy.conftest import RASA_TOKEN, Topology, https_client
 
 
 async def test_an_advisor_message_reaches_the_socket_from_either_replica(
     topology: Topology,
 ) -> None:
+    async with https_client() as polls:
+        await advisor_messages_reach_the_socket(topology, polls)
+
+
+async def advisor_messages_reach_the_socket(
+    topology: Topology, polls: aiohttp.ClientSession
+) -> None:
     received: asyncio.Queue[Any] = asyncio.Queue()
     confirmed: asyncio.Queue[str] = asyncio.Queue()
-    client = socketio.AsyncClient(reconnection=False, ssl_verify=False)
+    client = socketio.AsyncClient(reconnection=False, ssl_verify=False, http_session=polls)
     client.on("bot_uttered", received.put)
     client.on("session_confirm", confirmed.put)
     session = new_web_conversation_id()
@@ -53,4 +61,3 @@ async def test_an_advisor_message_reaches_the_socket_from_either_replica(
         assert client.connected and client.transport() == "polling"
     finally:
         await client.disconnect()
-        await asyncio.sleep(0.25)  # its TLS connections finish closing
