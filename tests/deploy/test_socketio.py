@@ -6,9 +6,11 @@ WebSocket is in test_widget.py (python-socketio's WebSocket needs a newer aiohtt
 from __future__ import annotations
 
 import asyncio
+import gc
 from typing import Any
 
 import aiohttp
+import pytest
 import socketio
 
 from bot.identifiers import new_web_conversation_id
@@ -16,11 +18,15 @@ from bot.rasa_client import RasaClient
 from tests.deploy.conftest import RASA_TOKEN, Topology, https_client
 
 
+# python-socketio cancels its long-poll when it disconnects, and aiohttp 3.9 then never
+# closes that TLS connection: collected here, in this test, rather than in the next one.
+@pytest.mark.filterwarnings("ignore:unclosed:ResourceWarning")
 async def test_an_advisor_message_reaches_the_socket_from_either_replica(
     topology: Topology,
 ) -> None:
     async with https_client() as polls:
         await advisor_messages_reach_the_socket(topology, polls)
+    gc.collect()
 
 
 async def advisor_messages_reach_the_socket(
