@@ -39,7 +39,7 @@ def main() -> int:
     env = os.environ
     public = env["WATCH_PUBLIC_URL"]
     token = env["RASA_TOKEN"]
-    probes = {
+    probes: dict[str, tuple[str, str | None]] = {
         name: (f"http://127.0.0.1:{port}/status", token)
         for name, port in (item.split("=") for item in env["WATCH_REPLICAS"].split(","))
     }

@@ -87,7 +87,8 @@ async def test_each_process_killed_mid_conversation_comes_back_and_nothing_is_lo
         # account service): nginx answers « indisponible »; sent again, the other replica
         # answers once the killed one's lock on the conversation expires.
         replica_pid = {name: topology.pid(name) for name in topology.replicas}
-        victim, in_flight = await send_killing_its_replica(topology, person, *steps[1])
+        typed, expected = first_steps("kill")[1]  # text, not a file
+        victim, in_flight = await send_killing_its_replica(topology, person, typed, expected)
         print(f"\n{victim} killed {'during' if in_flight else 'after'} a turn")
         await person.answer(*steps[2])
         topology.wait_restarted(victim, replica_pid[victim])

@@ -13,6 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot.documents import DocumentRefused, inspect_document
+from bot.identifiers import web_conversation_id
 from tests.corpus import build_corpus
 from tests.e2e.chat import reach_document_step, say, send_files, slots_of, upload
 
@@ -56,7 +57,8 @@ async def test_each_refused_file_is_explained_and_the_form_goes_on(
 
     with sqlite3.connect(stack["accounts_db"]) as db:
         sides = db.execute(
-            "SELECT side FROM documents WHERE conversation_id = ? ORDER BY id", (sender,)
+            "SELECT side FROM documents WHERE conversation_id = ? ORDER BY id",
+            (web_conversation_id(sender),),
         ).fetchall()
     assert sides == [("front",), ("back",)]
 

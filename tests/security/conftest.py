@@ -41,6 +41,8 @@ def security_stack(
         "RASA_TOKEN": RASA_TOKEN,
         "ACTION_SERVER_TOKEN": ACTION_SERVER_TOKEN,
         "TRUSTED_PROXIES": "127.0.0.1",
+        # The throttle scenarios play the default limit, not the shared e2e stack's.
+        "UPLOAD_MAX_PER_ADDRESS": "30",
     }
     with running_stack(tmp_path_factory.mktemp("security"), extra_env) as urls:
         yield Stack(urls, RASA_TOKEN, ACTION_SERVER_TOKEN, account_token="e2e-token")
