@@ -45,8 +45,9 @@ def wait_for(address: str, timeout: float = WAIT_SECONDS) -> bool:
     return False
 
 
-def listening_inodes(port: int) -> set[str]:
-    inodes = set()
+def tcp_sockets(port: int) -> list[tuple[str, str]]:
+    """(state, inode) of each TCP socket whose local port is `port`, from /proc/net/tcp*."""
+    sockets = []
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             lines = Path(table).read_text().splitlines()[1:]
@@ -54,10 +55,13 @@ def listening_inodes(port: int) -> set[str]:
             continue
         for line in lines:
             fields = line.split()
-            local, state, inode = fields[1], fields[3], fields[9]
-            if state == LISTEN and int(local.rsplit(":", 1)[1], 16) == port:
-                inodes.add(inode)
-    return inodes
+            if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                sockets.append((fields[3], fields[9]))
+    return sockets
+
+
+def listening_inodes(port: int) -> set[str]:
+    return {inode for state, inode in tcp_sockets(port) if state == LISTEN}
 
 
 def holders(inodes: set[str], name: str = "nginx") -> set[int]:

@@ -27,6 +27,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode
 
+from deploy.program import tcp_sockets
 from deploy.render import NGINX, PYTHON, write_upstreams
 from deploy.topology import LOOPBACK, Replica, Topology
 
@@ -91,17 +92,7 @@ def reload_nginx(topology: Topology, timeout: float = 15) -> None:
 
 def connections_to(port: int) -> int:
     """Established TCP connections whose local port is `port` (Rasa's side of them)."""
-    count = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if fields[3] == ESTABLISHED and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                count += 1
-    return count
+    return sum(state == ESTABLISHED for state, _ in tcp_sockets(port))
 
 
 def ready(replica: Replica, token: str) -> bool:
