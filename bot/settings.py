@@ -66,6 +66,7 @@ class Settings:
     port: int = 8000
     public_base_url: str = "http://localhost:8000"
     rasa_url: str = "http://localhost:5005"
+    rasa_api_url: str | None = None
     cgu_version: str = "2026-01"
     api_tokens: tuple[str, ...] = (DEFAULT_DEV_TOKEN,)
     smtp_url: str | None = None
@@ -133,6 +134,7 @@ class Settings:
             port=port,
             public_base_url=env.get("PUBLIC_BASE_URL", f"http://localhost:{port}").rstrip("/"),
             rasa_url=env.get("RASA_URL", defaults.rasa_url).rstrip("/"),
+            rasa_api_url=(env.get("RASA_API_URL") or "").rstrip("/") or None,
             cgu_version=env.get("CGU_VERSION", defaults.cgu_version),
             api_tokens=tokens or defaults.api_tokens,
             smtp_url=env.get("SMTP_URL") or None,

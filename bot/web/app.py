@@ -143,7 +143,7 @@ async def _rasa_client(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     timeout = aiohttp.ClientTimeout(total=settings.rasa_timeout.total_seconds())
     async with aiohttp.ClientSession(timeout=timeout) as http:
-        app[RASA] = RasaClient(settings.rasa_url, settings.rasa_token, http)
+        app[RASA] = RasaClient(settings.rasa_api_url or settings.rasa_url, settings.rasa_token, http)
         yield
 
 
