@@ -251,3 +251,55 @@ attempts = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Index("ix_attempts_kind_key_created_at", "kind", "key", "created_at"),
 )
+
+
+@mapper_registry.mapped
+class OutboxMessage:
+    """An e-mail to send, written in the transaction of what causes it (the transactional
+    outbox); the sender loop delivers it and marks it sent.
+
+    `kind`: `activation`, `resend` or `handoff_ticket`. `message` holds the whole RFC 5322
+    message until it is sent, then NULL: a sent e-mail is not kept. `last_error` names the
+    failure's kind only (e.g. `SMTPConnectError`), never an address or a text.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_sent_at_next_attempt_at", "sent_at", "next_attempt_at"),)
+
+    id: int = Column(Integer, primary_key=True)
+    kind: str = Column(String(32), nullable=False)
+    recipient: str = Column(String(254), nullable=False, index=True)
+    message: bytes | None = Column(LargeBinary, nullable=True)
+    account_id: int | None = Column(
+        Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    handoff_id: int | None = Column(
+        Integer, ForeignKey("handoffs.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    created_at: datetime = Column(UtcDateTime(), nullable=False)
+    attempts: int = Column(Integer, nullable=False, default=0)
+    next_attempt_at: datetime = Column(UtcDateTime(), nullable=False)
+    sent_at: datetime | None = Column(UtcDateTime(), nullable=True)
+    last_error: str | None = Column(String(100), nullable=True)
+
+
+@mapper_registry.mapped
+class AuditEntry:
+    """Who did what to personal data, and when; identifiers only, never the data itself.
+
+    `actor`: `agent:<login>`, `cli`, `purge` or `assistant`. `action`: e.g.
+    `transcript_viewed`, `document_viewed`, `privacy_export`, `privacy_erase`, `purge`,
+    `registration_cancelled`. `subject`: a conversation id, a handoff reference, an
+    account login, or `email-sha256:<hex>` for a person known by e-mail only. `details`:
+    counts and kinds (e.g. {"accounts": 1, "tracker_events": 42}).
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+    id: int = Column(Integer, primary_key=True)
+    at: datetime = Column(UtcDateTime(), nullable=False)
+    actor: str = Column(String(100), nullable=False)
+    action: str = Column(String(32), nullable=False)
+    subject: str | None = Column(String(160), nullable=True)
+    details: dict[str, Any] = Column(JSON, nullable=False, default=dict)
