@@ -52,7 +52,12 @@ REGISTRATION_SLOTS = (
 REASKED_ON = {
     "email_taken": ("professional_email",),
     "company_not_verified": ("contract_number", "company_name", "company_confirmed"),
+    # The document was purged (a registration resumed after its retention): only it is
+    # asked again, inside the form.
+    "document_unavailable": ("id_document", "id_document_front", "pending_attachments"),
 }
+# Refusals answered with the assistant's own words rather than the service's message.
+REFUSAL_RESPONSES = {"document_unavailable": "utter_document_asked_again"}
 
 
 def registration_payload(tracker: Tracker) -> dict[str, Any]:
@@ -103,7 +108,10 @@ class ActionSubmitRegistration(Action):
             return [*events, SlotSet("registration_status", None), *slot_events(offer)]
         except AccountServiceError as refusal:
             metrics.refused(refusal.code)
-            dispatcher.utter_message(text=refusal.message)
+            if refusal.code in REFUSAL_RESPONSES:
+                dispatcher.utter_message(response=REFUSAL_RESPONSES[refusal.code])
+            else:
+                dispatcher.utter_message(text=refusal.message)
             reasked = REASKED_ON.get(refusal.code)
             if reasked is None:
                 offer = offer_advisor(dispatcher, "registration_refused")

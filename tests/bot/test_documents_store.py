@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import yaml
 from cryptography.fernet import Fernet, InvalidToken
 from pypdf import PdfReader
 from sqlalchemy import func, select, text, update
@@ -24,6 +25,7 @@ from sqlalchemy import func, select, text, update
 from bot import identifiers
 from bot.documents import DocumentRefused, inspect_document
 from bot.models import Account, Document, Upload
+from bot.settings import ROOT, Settings
 from bot.web.app import run_purge
 from bot.web.keys import SESSIONS
 from tests.bot.payloads import (
@@ -276,7 +278,7 @@ async def _unavailable(service: Service, clock: MovableClock, case: str) -> list
         return [(await store_document(service, conversation_id="conv-2"))["reference"]]
     if case == "expired":
         stored = await store_document(service)
-        clock.advance(hours=24)
+        clock.advance(days=7)
         return [stored["reference"]]
     if case == "one of two unknown":
         return [(await store_document(service))["reference"], "doc_inconnue"]
@@ -414,9 +416,9 @@ async def test_purge_removes_exactly_what_is_no_longer_needed(
     new_active, new_active_doc = await _registered(service, "d", "d.lefevre@exemple.fr")
     await _activate(service, new_active, clock)
     purge_at = start + timedelta(days=30)
-    clock.now = purge_at - timedelta(hours=24)
+    clock.now = purge_at - timedelta(days=7)
     stale = (await store_document(service))["reference"]
-    clock.now = purge_at - timedelta(hours=23)
+    clock.now = purge_at - timedelta(days=7) + timedelta(hours=1)
     pending = (await store_document(service))["reference"]
     clock.now = purge_at - timedelta(hours=1)
     old_upload = await _upload(service)
@@ -624,3 +626,11 @@ async def test_the_web_process_answers_while_an_expensive_image_is_inspected(
     assert status == 201, body
     assert len(latencies) >= 3, "the inspection took a while"
     assert max(latencies) < 0.5, latencies
+
+
+def test_an_unused_document_is_kept_as_long_as_the_conversation_it_belongs_to() -> None:
+    """A registration resumed within its session (Rasa's session expiry) finds its
+    document: the two lengths are one."""
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    session = timedelta(minutes=domain["session_config"]["session_expiration_time"])
+    assert Settings.from_env({}).unclaimed_document_ttl == session

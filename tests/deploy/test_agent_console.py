@@ -70,11 +70,14 @@ async def test_an_advisor_reads_and_answers_a_conversation_through_nginx(
         ) as response:
             assert response.status == 200, await response.text()
 
-    async with topology.session() as http, http.get(
-        f"http://127.0.0.1:{topology.ports['api']}/conversations/"
-        f"{person.conversation_id}/tracker",
-        params={"token": topology.env["RASA_TOKEN"]},
-    ) as response:
+    async with (
+        topology.session() as http,
+        http.get(
+            f"http://127.0.0.1:{topology.ports['api']}/conversations/"
+            f"{person.conversation_id}/tracker",
+            params={"token": topology.env["RASA_TOKEN"]},
+        ) as response,
+    ):
         tracker = await response.json()
     bot_texts = [e.get("text") for e in tracker["events"] if e["event"] == "bot"]
     assert "Bonjour, je suis Claire : je regarde votre dossier." in bot_texts

@@ -25,6 +25,7 @@ FIRST_STEPS = [
     ("emilie.lefevre@exemple-industries.fr", "téléphone professionnel"),
     ("01 42 68 53 00", "Quel document allez-vous envoyer"),
 ]
+FIRST_STEPS_EMAIL = "emilie.lefevre@exemple-industries.fr"
 
 
 async def say(
@@ -71,9 +72,12 @@ async def send_files(
     return await say(http, stack["rasa"], sender, "/send_document", {"attachments": attachments})
 
 
-async def reach_document_step(http: aiohttp.ClientSession, rasa: str, sender: str) -> None:
-    """Answer steps 1 to 3, checking each next question."""
+async def reach_document_step(
+    http: aiohttp.ClientSession, rasa: str, sender: str, email: str = FIRST_STEPS_EMAIL
+) -> None:
+    """Answer steps 1 to 3, checking each next question; `email`: the person's own."""
     for typed, expected in FIRST_STEPS:
+        typed = typed.replace(FIRST_STEPS_EMAIL, email)
         answer = await say(http, rasa, sender, typed)
         assert expected in answer, f"after {typed!r} the assistant said {answer!r}"
 
