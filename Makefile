@@ -24,11 +24,8 @@ run: setup $(MODEL) ## Start the web process, the action server and Rasa (Ctrl+C
 
 test: setup $(MODEL) validate test-python test-rasa ## Set up if needed and run every test
 
-# tests/deploy/ (the production topology) is not in the suite yet: not every one of its
-# scenarios passes. Run it alone with `.venv/bin/pytest tests/deploy`.
 test-python:
-	TEST_POSTGRES_URL="$$(scripts/postgres-test-server)" REQUIRE_POSTGRES=1 $(BIN)/pytest \
-		--ignore=tests/deploy
+	TEST_POSTGRES_URL="$$(scripts/postgres-test-server)" REQUIRE_POSTGRES=1 $(BIN)/pytest
 
 test-rasa:
 	$(BIN)/rasa test core --stories tests/conversations --model $(MODEL) --e2e \

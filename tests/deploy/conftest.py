@@ -33,6 +33,7 @@ from urllib.parse import urlencode
 import aiohttp
 import psycopg2
 import pytest
+from aiohttp.abc import AbstractCookieJar
 from aiosmtpd.controller import Controller
 from cryptography import x509
 from cryptography.fernet import Fernet
@@ -194,12 +195,16 @@ class Topology:
 
 
 @contextlib.asynccontextmanager
-async def https_client() -> AsyncIterator[aiohttp.ClientSession]:
+async def https_client(
+    cookie_jar: AbstractCookieJar | None = None,
+) -> AsyncIterator[aiohttp.ClientSession]:
     """An aiohttp session that does not check certificates, closed for good on exit: its
     TLS connections finish closing after the session (aiohttp's "graceful shutdown")."""
     # One connection per request: no kept-alive TLS connection left for nginx to close
     # (a reload, a restart), whose transport aiohttp 3.9 would never close.
-    http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False, force_close=True))
+    http = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(ssl=False, force_close=True), cookie_jar=cookie_jar
+    )
     try:
         yield http
     finally:

@@ -9,7 +9,7 @@ import subprocess
 
 import aiohttp
 
-from tests.deploy.conftest import PROD, ROOT, Topology
+from tests.deploy.conftest import PROD, ROOT, Topology, https_client
 from tests.deploy.conversation import Conversation
 
 PASSWORD = "Un mot de passe assez long 2026"
@@ -34,10 +34,7 @@ async def test_an_advisor_reads_and_answers_a_conversation_through_nginx(
         await person.answer("oui volontiers", "Je transmets votre demande à un conseiller")
 
     # unsafe=True: keep the cookies of an IP address (127.0.0.1), as browsers do.
-    async with aiohttp.ClientSession(
-        cookie_jar=aiohttp.CookieJar(unsafe=True),
-        connector=aiohttp.TCPConnector(ssl=False, force_close=True),
-    ) as advisor:
+    async with https_client(aiohttp.CookieJar(unsafe=True)) as advisor:
         origin = {"Origin": topology.public_base_url}
         async with advisor.post(
             f"{topology.base}/agent/login",
@@ -48,9 +45,10 @@ async def test_an_advisor_reads_and_answers_a_conversation_through_nginx(
         async with advisor.get(f"{topology.base}/agent/api/queue") as response:
             assert response.status == 200
             queue = await response.json()
-        waiting = [h for h in queue["waiting"] if h["channel"] == "web"]
+        # The newest handoff waiting for an advisor: this person's.
+        waiting = sorted(queue["waiting"], key=lambda handoff: handoff["created_at"])
         assert waiting, queue
-        reference = waiting[0]["id"]
+        reference = waiting[-1]["id"]
 
         async with advisor.get(f"{topology.base}/agent/api/handoffs/{reference}") as response:
             assert response.status == 200
