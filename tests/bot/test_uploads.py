@@ -22,7 +22,7 @@ from sqlalchemy import text
 
 from bot.identifiers import web_conversation_id
 from bot.settings import Settings
-from bot.web.access_log import loggable_path
+from bot.web.access_log import loggable_address, loggable_path
 from bot.web.keys import SESSIONS
 from tests.conftest import DOCUMENT_KEY, MovableClock, Service, start_service
 from tests.corpus import build_corpus
@@ -321,6 +321,22 @@ def test_upload_tokens_never_reach_the_access_log() -> None:
     assert loggable_path("/uploads/abcDEF123_-") == "/uploads/***"
     assert loggable_path("/activate/abcDEF123_-") == "/activate/***"
     assert loggable_path("/uploads") == "/uploads"
+
+
+@pytest.mark.parametrize(
+    ("remote", "logged"),
+    [
+        ("192.0.2.77", "192.0.2.0/24"),
+        ("::ffff:192.0.2.77", "192.0.2.0/24"),
+        ("2001:db8:85a3:8d3:1319:8a2e:370:7348", "2001:db8:85a3::/48"),
+        (None, "-"),
+        ("not an address", "-"),
+    ],
+)
+def test_the_access_log_keeps_a_clients_network_not_its_address(
+    remote: str | None, logged: str
+) -> None:
+    assert loggable_address(remote) == logged
 
 
 @pytest.mark.parametrize("sender", ["conv-1", "whatsapp:+33612345678"])
