@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import yaml
 
 from bot.french import PARIS, french_duration
 from bot.opening_hours import OpeningHours, OpeningHoursError, opening_text
-from bot.settings import Settings
+from bot.settings import ROOT, Settings
 
 OFFICE = OpeningHours()  # mon-fri 09:00-18:00, French public holidays
 ALWAYS = OpeningHours("mon-sun 00:00-24:00", "none")
@@ -167,3 +168,23 @@ def test_settings_read_the_environment() -> None:
 )
 def test_durations_in_french(seconds: int, text: str) -> None:
     assert french_duration(timedelta(seconds=seconds)) == text
+
+
+@pytest.mark.parametrize(
+    ("now", "said"),
+    [
+        (paris(2026, 12, 1, 20, 0), "dès demain à 9 h."),
+        (paris(2026, 12, 1, 7, 30), "dès aujourd'hui à 9 h."),
+        (paris(2026, 12, 4, 19, 0), "dès lundi 7 décembre à 9 h."),
+        (None, "dès que possible."),
+    ],
+)
+def test_the_out_of_hours_answer_says_when_an_advisor_comes_back(
+    now: datetime | None, said: str
+) -> None:
+    """The assistant's sentence, as the domain writes it and the action fills it."""
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    template = domain["responses"]["utter_handoff_ticket"][0]["text"]
+    # actions/handoff.py: the service's text, or « que possible » when it gives none.
+    opens_at = next_text(OFFICE, now) if now is not None else "que possible"
+    assert f"dans cette conversation {said}" in template.format(opens_at=opens_at)
