@@ -18,7 +18,6 @@ from actions.clients.account_service import (
 )
 from actions.config import CGU_VERSION
 from actions.form_base import offer_advisor, slot_events
-from actions.identity import forget_documents
 
 REGISTRATION_SLOTS = (
     "siren",
@@ -133,7 +132,11 @@ class ActionSubmitRegistration(Action):
 
 
 class ActionCancelRegistration(Action):
-    """Stops the form and forgets every answer given."""
+    """Stops the form and erases the conversation: the tracker store deletes its events
+    (channels/tracker_store.py, on the marker below), the account service its unclaimed
+    documents, uploads and closed handoffs. An account already created stays (the person
+    may erase it on request, README « Données personnelles »). The message says what
+    went."""
 
     def name(self) -> str:
         return "action_cancel_registration"
@@ -141,15 +144,33 @@ class ActionCancelRegistration(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        if tracker.get_slot("registration_status") != "created":
-            await forget_documents(
-                *(tracker.get_slot("id_document") or []), tracker.get_slot("id_document_front")
+        created = tracker.get_slot("registration_status") == "created"
+        sent_document = bool(
+            tracker.get_slot("id_document") or tracker.get_slot("id_document_front")
+        )
+        erased = await account_service().erase_conversation(tracker.sender_id)
+        if created:
+            what = (
+                "vos réponses ; votre espace client déjà créé est conservé (sans activation, "
+                "il est supprimé au bout de 30 jours)"
             )
-        dispatcher.utter_message(response="utter_registration_cancelled")
+        elif sent_document and erased is not None:
+            what = "vos réponses et le document d'identité que vous aviez envoyé"
+        elif sent_document:
+            what = (
+                "vos réponses ; le document d'identité envoyé sera supprimé automatiquement d'ici "
+                "sept jours"
+            )
+        else:
+            what = "vos réponses"
+        dispatcher.utter_message(response="utter_registration_cancelled", erased=what)
         return [
             ActiveLoop(None),
             SlotSet("requested_slot", None),
             *(SlotSet(slot, None) for slot in REGISTRATION_SLOTS),
+            # Rasa's `restart` event, marked: the tracker store then deletes every stored
+            # event of the conversation, and Rasa starts a new session, as after /restart.
+            {"event": "restart", "timestamp": None, "metadata": {"erase": True}},
         ]
 
 

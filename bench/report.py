@@ -472,7 +472,8 @@ def _service(results: dict[str, Any]) -> list[str]:
         f"{first['registrations_per_round']} people per round: their identity documents "
         "stored (`POST /api/v1/documents`, inspected and encrypted), then their "
         "registrations (`POST /api/v1/registrations`, e-mail written to the outbox), then "
-        "their activation links followed (`GET /activate/{token}`).",
+        "their activation links opened and their button pressed (`GET`, then `POST "
+        "/activate/{token}`).",
         "",
         *_table(
             [

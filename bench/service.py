@@ -3,7 +3,7 @@
 The web process runs as in production (the Procfile's `web` line) on its own database;
 the bench's client calls its API like the action server does. Each registration needs
 an identity document stored first, and its own e-mail and idempotency key; the
-activation links are read from the outbox, then followed once each.
+activation links are read from the outbox, then opened and their button pressed once each.
 """
 
 from __future__ import annotations
@@ -153,9 +153,16 @@ class AccountService:
         assert response.status == 201, f"registration: HTTP {response.status} {body}"
 
     async def activate(self, http: aiohttp.ClientSession, token: str) -> None:
-        async with http.get(f"{self.base_url}/activate/{token}") as response:
+        """Open the link (a page with a button), then press it: a POST from the site."""
+        link = f"{self.base_url}/activate/{token}"
+        async with http.get(link) as response:
             await response.read()
-        assert response.status == 200, f"activation: HTTP {response.status}"
+        assert response.status == 200, f"activation page: HTTP {response.status}"
+        async with http.post(link, headers={"Origin": self.base_url}) as response:
+            page = await response.text()
+        assert response.status == 200 and "est activé" in page, (
+            f"activation: HTTP {response.status}"
+        )
 
     def new_activation_tokens(self) -> list[str]:
         """The tokens of the e-mails written to the outbox since the last call."""

@@ -1,12 +1,15 @@
-"""Command line of the web process: serve, contracts import FILE, purge, migrate, agents."""
+"""Command line of the web process: serve, contracts import FILE, purge, migrate, agents,
+privacy export|erase --email ADDRESS, audit."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import getpass
+import json
 import logging
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 from aiohttp import web
@@ -16,7 +19,7 @@ from bot.db import make_engine, make_session_factory, migrate
 from bot.logs import configure_logging
 from bot.opening_hours import OpeningHoursError
 from bot.production import refuse_development_defaults
-from bot.services import accounts, agents, contracts
+from bot.services import agents, contracts
 from bot.settings import Settings, SettingsError
 from bot.web.access_log import AccessLogger
 from bot.web.app import create_app, policy_from
@@ -68,13 +71,80 @@ def _import(settings: Settings, path: Path) -> int:
     return 0
 
 
-def _purge(settings: Settings) -> int:
-    purged = asyncio.run(
-        _with_session(
-            settings, lambda s: accounts.purge(s, policy=policy_from(settings), now=utc_now())
-        )
-    )
-    print(f"Purged {purged} account(s) left unactivated for 30 days.")
+def _purge(settings: Settings, as_of: str | None) -> int:
+    """`as_of` purges as if it were that time (a test and operations aid: what the
+    policy will have deleted by then goes now)."""
+    from bot import retention
+
+    now = utc_now()
+    if as_of:
+        try:
+            now = datetime.fromisoformat(as_of)
+        except ValueError:
+            print("Error: --as-of takes a date or time, e.g. 2027-01-15.", file=sys.stderr)
+            return 2
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=timezone.utc)
+
+    async def work() -> retention.PurgeReport:
+        engine = make_engine(settings.database_url)
+        try:
+            await migrate(engine)
+            return await retention.purge(
+                make_session_factory(engine),
+                engine,
+                settings.tracker_database_url,
+                policy=policy_from(settings),
+                retention=retention.Retention.from_settings(settings),
+                now=now,
+            )
+        finally:
+            await engine.dispose()
+
+    report = asyncio.run(work())
+    counts = ", ".join(f"{count} {kind}" for kind, count in report.details().items())
+    print(f"Purged what the retention policy no longer keeps: {counts}.")
+    return 0
+
+
+def _privacy(settings: Settings, args: argparse.Namespace) -> int:
+    """`privacy export` prints JSON on stdout; `privacy erase` prints the counts."""
+    from bot import privacy, retention
+
+    email = args.email.strip()
+    if "@" not in email:
+        print("Error: --email takes an e-mail address.", file=sys.stderr)
+        return 2
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        async with retention.tracker_store(settings.tracker_database_url) as store:
+            if args.action == "export":
+                return await privacy.export(session, store, email, actor="cli", now=utc_now())
+            return await privacy.erase(session, store, email, actor="cli", now=utc_now())
+
+    result = asyncio.run(_with_session(settings, work))
+    if args.action == "export":
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        counts = ", ".join(f"{count} {kind}" for kind, count in result.items())
+        print(f"Erased: {counts}.")
+    return 0
+
+
+def _audit(settings: Settings, args: argparse.Namespace) -> int:
+    """One JSON object per line, oldest first."""
+    from bot.services import audit
+
+    try:
+        since = datetime.fromisoformat(args.since) if args.since else None
+    except ValueError:
+        print("Error: --since takes a date or time, e.g. 2026-12-01.", file=sys.stderr)
+        return 2
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=timezone.utc)
+    listed = asyncio.run(_with_session(settings, lambda s: audit.entries(s, since)))
+    for entry in listed:
+        print(json.dumps(audit.as_dict(entry), ensure_ascii=False))
     return 0
 
 
@@ -132,7 +202,25 @@ def main(argv: list[str] | None = None) -> int:
     contracts_commands = contracts_parser.add_subparsers(dest="action", required=True)
     importer = contracts_commands.add_parser("import", help="load a CSV file (idempotent)")
     importer.add_argument("file", type=Path, help="CSV with siren,contract_number,company_name")
-    commands.add_parser("purge", help="delete accounts left unactivated for 30 days")
+    purger = commands.add_parser(
+        "purge", help="apply the retention policy now (the web process does it hourly)"
+    )
+    purger.add_argument(
+        "--as-of",
+        help="purge as if it were this date or time (ISO 8601; a test and operations aid)",
+    )
+    privacy_parser = commands.add_parser(
+        "privacy", help="a person's request: export or erase their data (audited)"
+    )
+    privacy_commands = privacy_parser.add_subparsers(dest="action", required=True)
+    for action, text in (
+        ("export", "print as JSON everything held about the person"),
+        ("erase", "delete everything held about the person, tracker store included"),
+    ):
+        privacy_command = privacy_commands.add_parser(action, help=text)
+        privacy_command.add_argument("--email", required=True, help="the person's e-mail address")
+    audit_parser = commands.add_parser("audit", help="print the audit log of personal data")
+    audit_parser.add_argument("--since", help="only entries from this date or time (ISO 8601)")
     commands.add_parser("migrate", help="create or upgrade the database schema")
     agents_parser = commands.add_parser("agents", help="manage the advisors of the agent console")
     agents_commands = agents_parser.add_subparsers(dest="action", required=True)
@@ -166,9 +254,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "contracts":
         return _import(settings, args.file)
     if args.command == "purge":
-        return _purge(settings)
+        return _purge(settings, args.as_of)
     if args.command == "agents":
         return _agents(settings, args)
+    if args.command == "privacy":
+        return _privacy(settings, args)
+    if args.command == "audit":
+        return _audit(settings, args)
     return _migrate(settings)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from alembic import command
@@ -13,16 +14,19 @@ from sqlalchemy.orm import sessionmaker
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-def make_engine(database_url: str) -> AsyncEngine:
+def make_engine(database_url: str, *, wal: bool = True) -> AsyncEngine:
     """Create the async engine; for SQLite, make sure the file's folder exists.
 
     Query parameters never appear in errors or logs (`hide_parameters`): they hold
-    personal data (names, e-mails, birth dates).
+    personal data (names, e-mails, birth dates). On SQLite every connection deletes
+    securely (deleted rows are overwritten with zeros, not left in free pages) and, with
+    `wal`, switches the file to write-ahead logging (not for Rasa's tracker store, whose
+    journal mode is Rasa's).
     """
     url = make_url(database_url)
     connect_args: dict[str, object] = {}
     if url.get_backend_name() == "sqlite":
-        if url.database and url.database != ":memory:":
+        if wal and url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         connect_args["timeout"] = 30
     engine = create_async_engine(
@@ -33,19 +37,45 @@ def make_engine(database_url: str) -> AsyncEngine:
         connect_args=connect_args,
     )
     if url.get_backend_name() == "sqlite":
-        _enable_sqlite_foreign_keys(engine)
+        _configure_sqlite(engine, wal=wal)
     return engine
 
 
-def _enable_sqlite_foreign_keys(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, *, wal: bool) -> None:
     from sqlalchemy import event
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA secure_delete=ON")
+        if wal:
+            cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
+
+
+async def reclaim(engine: AsyncEngine, tables: Sequence[str], *, full: bool = False) -> None:
+    """Make deleted rows unrecoverable from the database's files, after an erase or a
+    purge has committed.
+
+    SQLite (secure deletion already zeroed them in the pages): checkpoint the write-ahead
+    log and truncate it, so that no older copy of a page lingers in the `-wal` file.
+    PostgreSQL: VACUUM the tables (outside a transaction) so that their dead rows go;
+    `full` rewrites them into new files (VACUUM FULL, which locks each table meanwhile).
+    The WAL segments of PostgreSQL keep the rows until they are recycled (README,
+    « Données personnelles »).
+    """
+    backend = engine.dialect.name
+    async with engine.connect() as connection:
+        if backend == "sqlite":
+            mode = await connection.exec_driver_sql("PRAGMA journal_mode")
+            if str(mode.scalar()).lower() == "wal":
+                await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        elif backend == "postgresql":
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            verb = "VACUUM FULL" if full else "VACUUM"
+            for table in tables:
+                await autocommit.exec_driver_sql(f'{verb} "{table}"')
 
 
 def make_session_factory(engine: AsyncEngine) -> sessionmaker:

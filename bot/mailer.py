@@ -1,4 +1,8 @@
-"""Outgoing e-mail: over SMTP when `SMTP_URL` is set, else as `.eml` files in the outbox."""
+"""Outgoing e-mail: the messages, built from templates, and their delivery over SMTP when
+`SMTP_URL` is set, else as `.eml` files in OUTBOX_DIR.
+
+Nothing here is sent by a request handler: the messages are stored in the `outbox` table
+with what causes them, and bot/outbox.py delivers them (`send_bytes`)."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -54,10 +58,14 @@ class HandoffTicketEmail:
 class Mailer:
     """Sends e-mails; one instance per process, made by the app factory."""
 
-    def __init__(self, smtp_url: str | None, outbox_dir: Path, sender: str) -> None:
+    def __init__(
+        self, smtp_url: str | None, outbox_dir: Path, sender: str, timeout: float = 15.0
+    ) -> None:
         self._smtp = urlsplit(smtp_url) if smtp_url else None
         self._outbox = outbox_dir
         self._sender = sender
+        self._envelope_sender = parseaddr(sender)[1]
+        self.timeout = timeout  # of each SMTP operation, in seconds
         self._templates = Environment(
             loader=PackageLoader("bot", "templates/email"),
             autoescape=select_autoescape(["html"]),
@@ -95,24 +103,32 @@ class Mailer:
 
     async def send(self, message: EmailMessage) -> None:
         """Deliver the message; raises `OSError` or `aiosmtplib.SMTPException` on failure."""
+        await self.send_bytes(message.as_bytes(), parseaddr(str(message["To"]))[1])
+
+    async def send_bytes(self, data: bytes, recipient: str) -> None:
+        """Deliver a message stored as bytes to `recipient`; raises `OSError` or
+        `aiosmtplib.SMTPException` on failure."""
         if self._smtp is None:
-            self._write_to_outbox(message)
+            self._write_to_outbox(data)
             return
         scheme = self._smtp.scheme
         await aiosmtplib.send(
-            message,
+            data,
+            sender=self._envelope_sender,
+            recipients=[recipient],
+            mail_options=[] if recipient.isascii() else ["SMTPUTF8"],
             hostname=self._smtp.hostname or "localhost",
             port=self._smtp.port or (465 if scheme == "smtps" else 25),
             username=unquote(self._smtp.username) if self._smtp.username else None,
             password=unquote(self._smtp.password) if self._smtp.password else None,
             use_tls=scheme == "smtps",
             start_tls=True if scheme == "smtp+starttls" else False,
-            timeout=15,
+            timeout=self.timeout,
         )
 
-    def _write_to_outbox(self, message: EmailMessage) -> None:
+    def _write_to_outbox(self, data: bytes) -> None:
         self._outbox.mkdir(parents=True, exist_ok=True)
         name = f"{datetime.now():%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}.eml"
         partial = self._outbox / f".{name}.part"
-        partial.write_bytes(message.as_bytes())
+        partial.write_bytes(data)
         os.replace(partial, self._outbox / name)

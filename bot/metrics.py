@@ -20,11 +20,11 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.exposition import choose_encoder
 
 from bot.errors import ServiceError
+from bot.outbox import KINDS
 from bot.web.keys import SETTINGS
 
-# The kinds of e-mail the web process sends.
-ACTIVATION, HANDOFF_TICKET = "activation", "handoff_ticket"
-EMAIL_KINDS = (ACTIVATION, HANDOFF_TICKET)
+# The kinds of e-mail the web process sends (the `kind` of their outbox rows).
+EMAIL_KINDS = KINDS
 PROXY_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
 
 
@@ -52,13 +52,25 @@ class WebMetrics:
         )
         self.emails_queued = Counter(
             "assistant_emails_queued",
-            "E-mails handed to the mailer, by kind.",
+            "E-mails written to the outbox table, by kind.",
             ["kind"],
             registry=self.registry,
         )
         self.emails_sent = Counter(
             "assistant_emails_sent",
-            "E-mails accepted by the SMTP server (or written to the outbox), by kind.",
+            "E-mails accepted by the SMTP server (or written to OUTBOX_DIR), by kind.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.email_failures = Counter(
+            "assistant_email_failures",
+            "Failed attempts to send an e-mail of the outbox (each is retried), by kind.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.emails_given_up = Counter(
+            "assistant_emails_given_up",
+            "E-mails no longer tried after OUTBOX_GIVE_UP_HOURS of failures, by kind.",
             ["kind"],
             registry=self.registry,
         )
@@ -66,6 +78,8 @@ class WebMetrics:
         for kind in EMAIL_KINDS:
             self.emails_queued.labels(kind)
             self.emails_sent.labels(kind)
+            self.email_failures.labels(kind)
+            self.emails_given_up.labels(kind)
         for reason in handoff_reasons:
             self.handoffs.labels(reason)
 

@@ -93,6 +93,9 @@ class Account:
     cgu_accepted_at: datetime = Column(UtcDateTime(), nullable=False)
     created_at: datetime = Column(UtcDateTime(), nullable=False)
     activated_at: datetime | None = Column(UtcDateTime(), nullable=True)
+    # The conversation (Rasa's sender id) that registered it, for the retention of its
+    # transcript and the requests of the person (README, « Données personnelles »).
+    conversation_id: str | None = Column(String(128), nullable=True, index=True)
 
     tokens = relationship(
         "ActivationToken",
@@ -261,6 +264,8 @@ class OutboxMessage:
     `kind`: `activation`, `resend` or `handoff_ticket`. `message` holds the whole RFC 5322
     message until it is sent, then NULL: a sent e-mail is not kept. `last_error` names the
     failure's kind only (e.g. `SMTPConnectError`), never an address or a text.
+    `next_attempt_at` NULL while `sent_at` is NULL: given up after OUTBOX_GIVE_UP_HOURS of
+    failures; the row stays, with its message, for an operator to see or to re-queue.
     """
 
     __tablename__ = "outbox"
@@ -278,7 +283,7 @@ class OutboxMessage:
     )
     created_at: datetime = Column(UtcDateTime(), nullable=False)
     attempts: int = Column(Integer, nullable=False, default=0)
-    next_attempt_at: datetime = Column(UtcDateTime(), nullable=False)
+    next_attempt_at: datetime | None = Column(UtcDateTime(), nullable=True)
     sent_at: datetime | None = Column(UtcDateTime(), nullable=True)
     last_error: str | None = Column(String(100), nullable=True)
 

@@ -194,6 +194,12 @@ class RegistrationIn(Strict):
     _documents = validator("documents", allow_reuse=True)(_check_references)
 
 
+class ConversationEraseIn(Strict):
+    """« Annuler »: what the service holds of an unfinished conversation goes."""
+
+    conversation_id: constr(strict=True, min_length=1, max_length=128)  # type: ignore[valid-type]
+
+
 class ResendIn(Strict):
     email: StrictStr
 

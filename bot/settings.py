@@ -72,6 +72,16 @@ class Settings:
     smtp_url: str | None = None
     mail_from: str = "Espace client entreprise <ne-pas-repondre@espace-client.example>"
     outbox_dir: Path = VAR_DIR / "outbox"
+    # The e-mail outbox (bot/outbox.py): timeout of each SMTP operation; how often the
+    # sender looks for due e-mails when nothing woke it; the first and the longest delay
+    # between attempts (doubled each time); after how long an e-mail is no longer tried;
+    # how long a request waits for its e-mail to leave before answering.
+    smtp_timeout: timedelta = timedelta(seconds=15)
+    outbox_poll_interval: timedelta = timedelta(seconds=30)
+    outbox_retry_min: timedelta = timedelta(seconds=30)
+    outbox_retry_max: timedelta = timedelta(minutes=10)
+    outbox_give_up_after: timedelta = timedelta(hours=48)
+    outbox_send_wait: timedelta = timedelta(seconds=2)
     activation_period: timedelta = timedelta(days=30)
     purge_interval: timedelta = timedelta(hours=1)
     max_body_bytes: int = 64 * 1024
@@ -98,8 +108,25 @@ class Settings:
     document_key_file: Path = VAR_DIR / "document.key"
     document_limits: DocumentLimits = field(default_factory=DocumentLimits)
     upload_ttl: timedelta = timedelta(hours=1)
-    unclaimed_document_ttl: timedelta = timedelta(hours=24)
+    # As long as a conversation's session (domain.yml `session_expiration_time`): a
+    # registration resumed within its session still finds its document.
+    unclaimed_document_ttl: timedelta = timedelta(days=7)
     document_retention: timedelta = timedelta(days=30)
+    # Retention of personal data (README, « Données personnelles »). The tracker store of
+    # Rasa is purged too: its URL (a SQLite file in development, PostgreSQL in production).
+    tracker_database_url: str = f"sqlite+aiosqlite:///{VAR_DIR / 'rasa' / 'tracker.db'}"
+    # A conversation idle this long is deleted (the session expiry of domain.yml: after it
+    # Rasa would start a new session anyway), unless its account is pending activation.
+    conversation_retention: timedelta = timedelta(days=7)
+    # The conversation of an activated account: kept this long after the activation.
+    completed_conversation_retention: timedelta = timedelta(days=7)
+    # Handoffs and tickets: this long after closing (after creation for one never closed).
+    handoff_retention: timedelta = timedelta(days=30)
+    # What is left of a sent e-mail (kind, recipient, dates: the message itself is blanked).
+    sent_email_retention: timedelta = timedelta(days=30)
+    # The audit log holds identifiers only; one year answers a person's or the CNIL's
+    # questions about past accesses.
+    audit_retention: timedelta = timedelta(days=365)
     upload_max_per_window: int = 30
     upload_window: timedelta = timedelta(minutes=15)
     # Handoff to a human advisor and the agent console.
@@ -140,6 +167,26 @@ class Settings:
             smtp_url=env.get("SMTP_URL") or None,
             mail_from=env.get("MAIL_FROM", defaults.mail_from),
             outbox_dir=Path(env.get("OUTBOX_DIR", defaults.outbox_dir)),
+            smtp_timeout=_float_seconds(env, "SMTP_TIMEOUT_SECONDS", defaults.smtp_timeout),
+            outbox_poll_interval=_float_seconds(
+                env, "OUTBOX_POLL_SECONDS", defaults.outbox_poll_interval
+            ),
+            outbox_retry_min=_float_seconds(
+                env, "OUTBOX_RETRY_MIN_SECONDS", defaults.outbox_retry_min
+            ),
+            outbox_retry_max=_float_seconds(
+                env, "OUTBOX_RETRY_MAX_SECONDS", defaults.outbox_retry_max
+            ),
+            outbox_give_up_after=timedelta(
+                hours=float(
+                    env.get(
+                        "OUTBOX_GIVE_UP_HOURS", defaults.outbox_give_up_after / timedelta(hours=1)
+                    )
+                )
+            ),
+            outbox_send_wait=_float_seconds(
+                env, "OUTBOX_SEND_WAIT_SECONDS", defaults.outbox_send_wait
+            ),
             purge_interval=timedelta(
                 seconds=int(
                     env.get(
@@ -164,6 +211,22 @@ class Settings:
             document_retention=timedelta(
                 days=int(env.get("DOCUMENT_RETENTION_DAYS", defaults.document_retention.days))
             ),
+            tracker_database_url=_async_database_url(
+                env.get("TRACKER_DATABASE_URL", defaults.tracker_database_url)
+            ),
+            conversation_retention=_days(
+                env, "CONVERSATION_RETENTION_DAYS", defaults.conversation_retention
+            ),
+            completed_conversation_retention=_days(
+                env,
+                "COMPLETED_CONVERSATION_RETENTION_DAYS",
+                defaults.completed_conversation_retention,
+            ),
+            handoff_retention=_days(env, "HANDOFF_RETENTION_DAYS", defaults.handoff_retention),
+            sent_email_retention=_days(
+                env, "SENT_EMAIL_RETENTION_DAYS", defaults.sent_email_retention
+            ),
+            audit_retention=_days(env, "AUDIT_RETENTION_DAYS", defaults.audit_retention),
             rasa_token=env.get("RASA_TOKEN") or None,
             trusted_proxies=parse_trusted_proxies(env.get("TRUSTED_PROXIES", "")),
             support_email=env.get("SUPPORT_EMAIL", defaults.support_email),
@@ -186,3 +249,12 @@ class Settings:
 
 def _seconds(env: dict[str, str], name: str, default: timedelta) -> timedelta:
     return timedelta(seconds=int(env.get(name, default.total_seconds())))
+
+
+def _float_seconds(env: dict[str, str], name: str, default: timedelta) -> timedelta:
+    return timedelta(seconds=float(env.get(name, default.total_seconds())))
+
+
+def _days(env: dict[str, str], name: str, default: timedelta) -> timedelta:
+    """A number of days (0: at the next purge run, a test and operations aid)."""
+    return timedelta(days=float(env.get(name, default.days)))

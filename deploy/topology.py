@@ -306,6 +306,19 @@ def fernet_key() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
 
+def tracker_database_url(env: Mapping[str, str]) -> str:
+    """The URL of the tracker store that endpoints.prod.yml builds from TRACKER_DB_*."""
+    host = env.get("TRACKER_DB_HOST", "").strip()
+    if "://" in host:
+        return host  # Rasa too takes a whole URL there
+    user = quote(env.get("TRACKER_DB_USER", ""), safe="")
+    secret = quote(env.get("TRACKER_DB_PASSWORD", ""), safe="")
+    auth = f"{user}:{secret}@" if user and secret else (f"{user}@" if user else "")
+    port = env.get("TRACKER_DB_PORT", "").strip() or "5432"
+    name = env.get("TRACKER_DB_NAME", "").strip() or "rasa"
+    return f"postgresql://{auth}{host}:{port}/{name}"
+
+
 def _fill_environment(topology: Topology, given: dict[str, str], vault: Secrets) -> None:
     """What every process receives: the operator's environment, the topology's wiring,
     and (in a local trial) the secrets and defaults that were not given."""
@@ -362,6 +375,10 @@ def _fill_environment(topology: Topology, given: dict[str, str], vault: Secrets)
         wiring["REDIS_PASSWORD"] = env.get("REDIS_PASSWORD", "")
     wiring["REDIS_DB"] = env.get("REDIS_DB", "").strip() or "0"
     env.update(wiring)
+    if not env.get("TRACKER_DATABASE_URL", "").strip():
+        # The web process purges Rasa's tracker store and erases from it (retention,
+        # privacy requests): the same database as endpoints.prod.yml's.
+        env["TRACKER_DATABASE_URL"] = tracker_database_url(env)
     if not env.get("SOCKETIO_REDIS_URL", "").strip():
         auth = f":{quote(env['REDIS_PASSWORD'], safe='')}@" if env["REDIS_PASSWORD"] else ""
         env["SOCKETIO_REDIS_URL"] = (

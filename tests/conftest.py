@@ -145,6 +145,8 @@ async def start_service(
     port = port or free_port()
     overrides.setdefault("document_keys", (DOCUMENT_KEY,))
     overrides.setdefault("document_key_file", tmp_path / "document.key")
+    # Never the developer's var/rasa/tracker.db: the purge would delete from it.
+    overrides.setdefault("tracker_database_url", f"sqlite+aiosqlite:///{tmp_path / 'tracker.db'}")
     settings = Settings(
         database_url=database_url,
         public_base_url=f"http://127.0.0.1:{port}",

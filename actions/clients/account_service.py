@@ -372,6 +372,23 @@ class AccountServiceClient:
         if status >= 400 and status != 409:
             log.warning("document deletion answered %s", status)
 
+    async def erase_conversation(self, conversation_id: str) -> dict[str, int] | None:
+        """« Annuler »: delete the conversation's unclaimed documents, uploads and closed
+        handoffs; the counts deleted, or None when the service could not do it now (the
+        purge removes them later)."""
+        try:
+            status, body = await self._post(
+                "/api/v1/conversations/erase", {"conversation_id": conversation_id[:128]}
+            )
+        except ServiceUnavailable:
+            log.info("conversation not erased now; the purge will remove its documents")
+            return None
+        if status != 200:
+            log.warning("conversation erasure answered %s", status)
+            return None
+        erased = body.get("erased") or {}
+        return {kind: int(erased.get(kind) or 0) for kind in ("documents", "uploads", "handoffs")}
+
     async def resend_activation(self, email: str) -> str:
         """Ask for a new activation e-mail; the answer is the same for any address."""
         status, body = await self._post("/api/v1/activations/resend", {"email": email})

@@ -6,15 +6,17 @@ import hashlib
 import json
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from email.message import EmailMessage
 from enum import Enum
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import identifiers
+from bot import identifiers, outbox
 from bot.errors import (
     AlreadyRegistered,
     CompanyNotVerified,
@@ -25,7 +27,7 @@ from bot.errors import (
     TooManyAttempts,
 )
 from bot.mailer import ActivationEmail
-from bot.models import Account, ActivationToken
+from bot.models import Account, ActivationToken, OutboxMessage
 from bot.schemas import RegistrationIn
 from bot.services import contracts, documents, handoffs, throttle
 
@@ -34,6 +36,9 @@ log = logging.getLogger(__name__)
 VERIFY = "verify"
 RESEND = "resend"
 EMAIL_CHECK = "email_check"
+
+# Builds the activation e-mail of an account with its new token (the link's secret).
+ActivationMessage = Callable[[Account, str], EmailMessage]
 
 
 class CompanyVerificationRequired(ServiceError):
@@ -271,16 +276,18 @@ async def register(
     registration: RegistrationIn,
     idempotency_key: str,
     *,
+    activation_message: ActivationMessage,
     client_id: str,
     policy: Policy,
     now: datetime,
-) -> tuple[Registered, str | None]:
+) -> tuple[Registered, OutboxMessage | None]:
     """Create a pending account, or return the one this idempotency key already created.
 
-    The account and the attachment of its documents are committed together.
+    The account, the attachment of its documents and its activation e-mail (a row of
+    the outbox) are committed together.
 
     Returns:
-        The registration, and the activation token to e-mail (None on a replay).
+        The registration, and its activation e-mail, queued (None on a replay).
 
     Raises:
         IdempotencyConflict: the key was used for a different request.
@@ -295,8 +302,15 @@ async def register(
     if replay is not None:
         return replay, None
     try:
-        account, token = await _create(
-            session, registration, idempotency_key, fingerprint, client_id, policy, now
+        account, email = await _create(
+            session,
+            registration,
+            idempotency_key,
+            fingerprint,
+            activation_message,
+            client_id,
+            policy,
+            now,
         )
     except (IntegrityError, AlreadyRegistered, DocumentUnavailable) as refusal:
         # A concurrent retry with the same key may have created the account (and taken
@@ -309,7 +323,7 @@ async def register(
             raise AlreadyRegistered() from None
         raise
     log.info("registration created: account %s", account.id)
-    return _result(account, policy, replayed=False), token
+    return _result(account, policy, replayed=False), email
 
 
 async def _create(
@@ -317,10 +331,11 @@ async def _create(
     registration: RegistrationIn,
     idempotency_key: str,
     fingerprint: str,
+    activation_message: ActivationMessage,
     client_id: str,
     policy: Policy,
     now: datetime,
-) -> tuple[Account, str]:
+) -> tuple[Account, OutboxMessage]:
     company, person, pro = registration.company, registration.person, registration.professional
     company_name = await verify_company(
         session,
@@ -364,6 +379,7 @@ async def _create(
         cgu_version=registration.cgu.version,
         cgu_accepted_at=datetime.fromisoformat(registration.cgu.accepted_at),
         created_at=now,
+        conversation_id=registration.conversation_id,
         tokens=[],
     )
     row, token = _new_token(now, policy, now)
@@ -376,11 +392,15 @@ async def _create(
         session, references, account.id, conversation_id, ttl=ttl, now=now
     ):
         raise DocumentUnavailable()
+    email = outbox.enqueue(
+        session, outbox.ACTIVATION, activation_message(account, token), now, account_id=account.id
+    )
     await session.commit()
-    return account, token
+    return account, email
 
 
 class Activation(Enum):
+    VALID = "valid"  # can be used: what the link's page offers, before the click
     ACTIVATED = "activated"
     UNKNOWN = "unknown"
     USED = "used"
@@ -388,13 +408,15 @@ class Activation(Enum):
     EXPIRED = "expired"
 
 
-async def activate(session: AsyncSession, token: str, now: datetime) -> Activation:
-    """Use an activation token once; the token row is claimed atomically."""
-    row = (
+async def _token_row(session: AsyncSession, token: str) -> ActivationToken | None:
+    return (
         await session.execute(
             select(ActivationToken).where(ActivationToken.token_hash == _hash_token(token))
         )
     ).scalar_one_or_none()
+
+
+def _state(row: ActivationToken | None, now: datetime) -> Activation:
     if row is None:
         return Activation.UNKNOWN
     if row.used_at is not None:
@@ -403,6 +425,20 @@ async def activate(session: AsyncSession, token: str, now: datetime) -> Activati
         return Activation.SUPERSEDED
     if row.expires_at <= now:
         return Activation.EXPIRED
+    return Activation.VALID
+
+
+async def activation_state(session: AsyncSession, token: str, now: datetime) -> Activation:
+    """What using the token would do now; reads only (opening the link changes nothing)."""
+    return _state(await _token_row(session, token), now)
+
+
+async def activate(session: AsyncSession, token: str, now: datetime) -> Activation:
+    """Use an activation token once; the token row is claimed atomically."""
+    row = await _token_row(session, token)
+    state = _state(row, now)
+    if row is None or state is not Activation.VALID:
+        return state
     claimed = await session.execute(
         update(ActivationToken)
         .where(
@@ -428,13 +464,20 @@ async def activate(session: AsyncSession, token: str, now: datetime) -> Activati
 
 
 async def reissue_tokens(
-    session: AsyncSession, email: str, *, policy: Policy, now: datetime
-) -> list[tuple[Account, str]]:
-    """Revoke the pending links of `email` and issue new ones (none when throttled).
+    session: AsyncSession,
+    email: str,
+    *,
+    activation_message: ActivationMessage,
+    policy: Policy,
+    now: datetime,
+) -> list[OutboxMessage]:
+    """Revoke the pending links of `email` and issue new ones (none when throttled); the
+    new links' e-mails are queued in the outbox in the same transaction.
 
     Returns:
-        Each pending account of that address with its new token; empty when the address
-        is unknown, already active or asked too often, so the caller answers the same.
+        The e-mail queued for each pending account of that address; empty when the
+        address is unknown, already active or asked too often, so the caller answers
+        the same.
     """
     key = f"email:{hashlib.sha256(email.encode()).hexdigest()}"
     if await throttle.count(session, RESEND, key, now, policy.resend_window) >= (
@@ -470,17 +513,27 @@ async def reissue_tokens(
         row, token = _new_token(account.created_at, policy, now)
         row.account_id = account.id
         session.add(row)
-        issued.append((account, token))
+        message = activation_message(account, token)
+        issued.append(outbox.enqueue(session, outbox.RESEND, message, now, account_id=account.id))
     await session.commit()
     return issued
 
 
-async def purge(session: AsyncSession, *, policy: Policy, now: datetime) -> int:
+async def purge(
+    session: AsyncSession,
+    *,
+    policy: Policy,
+    now: datetime,
+    counts: dict[str, int] | None = None,
+) -> int:
     """Delete accounts left unactivated for the activation period, with their documents,
-    and the uploads and documents no longer needed; return how many accounts went."""
+    and the uploads and documents no longer needed; return how many accounts went.
+
+    `counts`, when given, receives the number of rows deleted per kind (for the audit
+    log)."""
     cutoff = now - policy.activation_period
     unactivated = (Account.status == "pending", Account.created_at <= cutoff)
-    await documents.purge(
+    purged_documents = await documents.purge(
         session,
         deleted_accounts=select(Account.id).where(*unactivated),
         upload_ttl=policy.upload_ttl,
@@ -505,4 +558,12 @@ async def purge(session: AsyncSession, *, policy: Policy, now: datetime) -> int:
     purged = result.rowcount or 0
     if purged:
         log.info("purged %d account(s) left unactivated", purged)
+    if counts is not None:
+        counts["accounts"] = purged
+        counts["uploads"] = purged_documents.uploads
+        counts["documents"] = (
+            purged_documents.unclaimed
+            + purged_documents.of_deleted_accounts
+            + purged_documents.past_retention
+        )
     return purged

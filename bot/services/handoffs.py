@@ -13,14 +13,17 @@ import logging
 import math
 import secrets
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import outbox
 from bot.errors import (
     AssistantUnavailable,
     HandoffConflict,
@@ -28,7 +31,7 @@ from bot.errors import (
     NotYourHandoff,
     TooManyAttempts,
 )
-from bot.models import Agent, Handoff
+from bot.models import Agent, Handoff, OutboxMessage
 from bot.rasa_client import RasaClient
 from bot.schemas import HandoffIn
 from bot.services import throttle
@@ -100,6 +103,7 @@ class Opened:
     handoff: Handoff
     created: bool
     position: int | None
+    email: OutboxMessage | None = None  # the ticket's e-mail, queued with it
 
 
 async def _open_for(session: AsyncSession, conversation_id: str) -> Handoff | None:
@@ -135,10 +139,12 @@ async def open_handoff(
     advisors_open: bool,
     now: datetime,
     limits: HandoffLimits | None = None,
+    ticket_message: Callable[[Handoff], EmailMessage] | None = None,
 ) -> Opened:
     """Queue the conversation for an advisor, or make a ticket when none is on duty; a
     conversation with an open handoff (waiting, active or ticket) gets that one back,
-    uncounted.
+    uncounted. A new ticket's e-mail to the support cell (`ticket_message`) is queued
+    in the outbox in the ticket's transaction.
 
     Raises:
         TooManyHandoffs: too many handoffs opened lately by this conversation or from
@@ -179,7 +185,13 @@ async def open_handoff(
         created_at=now,
     )
     session.add(handoff)
+    email = None
     try:
+        if ticket_message is not None and handoff.status == TICKET:
+            await session.flush()
+            email = outbox.enqueue(
+                session, outbox.HANDOFF_TICKET, ticket_message(handoff), now, handoff_id=handoff.id
+            )
         await session.commit()
     except IntegrityError:
         # The same conversation asked twice at once: the other call created it.
@@ -191,7 +203,7 @@ async def open_handoff(
         await session.commit()
         return Opened(existing, False, await position(session, existing))
     log.info("handoff %s opened: %s, %s", handoff.reference, handoff.reason, handoff.status)
-    return Opened(handoff, True, await position(session, handoff))
+    return Opened(handoff, True, await position(session, handoff), email)
 
 
 async def get(session: AsyncSession, reference: str) -> Handoff:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import date, datetime
+from email.message import EmailMessage
 from typing import Any
 
 from aiohttp import web
@@ -26,11 +27,13 @@ from bot.errors import (
 from bot.french import PARIS
 from bot.inspection import INSPECTOR
 from bot.mailer import HandoffTicketEmail
-from bot.metrics import ACTIVATION, HANDOFF_TICKET, METRICS
-from bot.models import Account, Handoff
+from bot.metrics import METRICS
+from bot.models import Account, Handoff, OutboxMessage
 from bot.opening_hours import opening_text
+from bot.outbox import OUTBOX
 from bot.schemas import (
     HANDOFF_REASONS,
+    ConversationEraseIn,
     DocumentClaimIn,
     DocumentIn,
     EmailCheckIn,
@@ -51,7 +54,7 @@ log = logging.getLogger(__name__)
 
 RESEND_ANSWER = (
     "Si un espace client en attente d'activation correspond à cette adresse, un nouvel "
-    "e-mail d'activation vient d'être envoyé. Le lien précédent ne fonctionne plus."
+    "e-mail d'activation lui est envoyé. Le lien précédent ne fonctionne plus."
 )
 
 
@@ -124,19 +127,21 @@ def _activation_link(request: web.Request, token: str) -> str:
     return f"{request.app[SETTINGS].public_base_url}/activate/{token}"
 
 
-async def _send_activation(request: web.Request, account: Any, token: str) -> bool:
-    """E-mail the activation link; a failure is logged and reported, never raised."""
-    mailer = request.app[MAILER]
-    mail = accounts.activation_email(account, _activation_link(request, token), request.app[POLICY])
-    metrics = request.app[METRICS]
-    metrics.emails_queued.labels(ACTIVATION).inc()
-    try:
-        await mailer.send(mailer.activation_message(mail, request.app[CLOCK]()))
-    except Exception as exc:  # noqa: BLE001  (SMTP and file errors alike)
-        log.warning("activation e-mail for account %s not sent: %s", account.id, type(exc).__name__)
-        return False
-    metrics.emails_sent.labels(ACTIVATION).inc()
-    return True
+def _activation_message(request: web.Request) -> accounts.ActivationMessage:
+    """How the service builds the activation e-mail it queues with the account or link."""
+    mailer, policy, now = request.app[MAILER], request.app[POLICY], request.app[CLOCK]()
+
+    def build(account: Account, token: str) -> EmailMessage:
+        mail = accounts.activation_email(account, _activation_link(request, token), policy)
+        return mailer.activation_message(mail, now)
+
+    return build
+
+
+async def _deliver(request: web.Request, emails: list[OutboxMessage]) -> bool:
+    """After the commit that queued `emails`: let them leave now, and tell whether they
+    did within OUTBOX_SEND_WAIT_SECONDS (else they leave once SMTP answers)."""
+    return await request.app[OUTBOX].deliver(emails, request.app[SETTINGS].outbox_send_wait)
 
 
 async def create_registration(request: web.Request) -> web.Response:
@@ -145,20 +150,18 @@ async def create_registration(request: web.Request) -> web.Response:
         raise MissingIdempotencyKey()
     payload = parse(RegistrationIn, await read_json(request))
     async with request.app[SESSIONS]() as session:
-        registered, token = await accounts.register(
+        registered, email = await accounts.register(
             session,
             payload,
             key,
+            activation_message=_activation_message(request),
             client_id=request[CLIENT_ID],
             policy=request.app[POLICY],
             now=request.app[CLOCK](),
         )
-        email_sent = None
-        if not registered.replayed:
-            request.app[METRICS].accounts_created.inc()
-        if token is not None:
-            account = await session.get(Account, registered.account_id)
-            email_sent = await _send_activation(request, account, token)
+    if not registered.replayed:
+        request.app[METRICS].accounts_created.inc()
+    email_sent = await _deliver(request, [email]) if email is not None else None
     body = {
         "registration_id": registered.account_id,
         "login": registered.login,
@@ -176,11 +179,14 @@ async def create_registration(request: web.Request) -> web.Response:
 async def resend_activation(request: web.Request) -> web.Response:
     payload = parse(ResendIn, await read_json(request))
     async with request.app[SESSIONS]() as session:
-        issued = await accounts.reissue_tokens(
-            session, payload.email, policy=request.app[POLICY], now=request.app[CLOCK]()
+        emails = await accounts.reissue_tokens(
+            session,
+            payload.email,
+            activation_message=_activation_message(request),
+            policy=request.app[POLICY],
+            now=request.app[CLOCK](),
         )
-        for account, token in issued:
-            await _send_activation(request, account, token)
+    await _deliver(request, emails)
     return json_response({"message": RESEND_ANSWER}, status=202)
 
 
@@ -270,6 +276,19 @@ async def delete_document(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def erase_conversation(request: web.Request) -> web.Response:
+    """« Annuler »: the conversation's unclaimed documents, uploads and closed handoffs
+    go; the counts say what went."""
+    from bot import privacy
+
+    payload = parse(ConversationEraseIn, await read_json(request))
+    async with request.app[SESSIONS]() as session:
+        counts = await privacy.erase_conversation(
+            session, payload.conversation_id, actor="assistant", now=request.app[CLOCK]()
+        )
+    return json_response({"erased": counts})
+
+
 # The handoff's status as the assistant knows it.
 _HANDOFF_STATUS = {
     handoffs.WAITING: "queued",
@@ -282,30 +301,27 @@ def console_link(request: web.Request, handoff: Handoff) -> str:
     return f"{request.app[SETTINGS].public_base_url}/agent/handoffs/{handoff.reference}"
 
 
-async def _send_ticket(request: web.Request, handoff: Handoff, opens_at: datetime | None) -> None:
-    """E-mail the support cell about a ticket; a failure is logged, never raised."""
-    mailer, summary = request.app[MAILER], handoffs.summary_of(handoff)
-    mail = HandoffTicketEmail(
-        to=request.app[SETTINGS].support_email,
-        reference=handoff.reference,
-        reason=handoffs.REASONS[handoff.reason],
-        created_at=handoff.created_at,
-        company=summary["company"],
-        done=summary["done"],
-        blocking=summary["blocking"],
-        fields=[(str(f.get("label", "")), str(f.get("value", ""))) for f in summary["fields"]],
-        link=console_link(request, handoff),
-        opens_at=opens_at,
-    )
-    request.app[METRICS].emails_queued.labels(HANDOFF_TICKET).inc()
-    try:
-        await mailer.send(mailer.handoff_ticket_message(mail, request.app[CLOCK]()))
-    except Exception as exc:  # noqa: BLE001  (SMTP and file errors alike)
-        log.error(
-            "ticket e-mail for handoff %s not sent: %s", handoff.reference, type(exc).__name__
+def _ticket_message(request: web.Request, opens_at: datetime | None) -> Any:
+    """How the service builds the support cell's e-mail it queues with a new ticket."""
+    mailer, now = request.app[MAILER], request.app[CLOCK]()
+
+    def build(handoff: Handoff) -> EmailMessage:
+        summary = handoffs.summary_of(handoff)
+        mail = HandoffTicketEmail(
+            to=request.app[SETTINGS].support_email,
+            reference=handoff.reference,
+            reason=handoffs.REASONS[handoff.reason],
+            created_at=handoff.created_at,
+            company=summary["company"],
+            done=summary["done"],
+            blocking=summary["blocking"],
+            fields=[(str(f.get("label", "")), str(f.get("value", ""))) for f in summary["fields"]],
+            link=console_link(request, handoff),
+            opens_at=opens_at,
         )
-        return
-    request.app[METRICS].emails_sent.labels(HANDOFF_TICKET).inc()
+        return mailer.handoff_ticket_message(mail, now)
+
+    return build
 
 
 async def create_handoff(request: web.Request) -> web.Response:
@@ -316,20 +332,24 @@ async def create_handoff(request: web.Request) -> web.Response:
         raise UnknownHandoffReason()
     payload = parse(HandoffIn, body)
     hours, now = request.app[SETTINGS].opening_hours, request.app[CLOCK]()
+    advisors_open = hours.is_open(now)
     async with request.app[SESSIONS]() as session:
         opened = await handoffs.open_handoff(
             session,
             payload,
-            advisors_open=hours.is_open(now),
+            advisors_open=advisors_open,
             now=now,
             limits=request.app[POLICY].handoff_limits,
+            ticket_message=None
+            if advisors_open
+            else _ticket_message(request, hours.next_opening(now)),
         )
     handoff = opened.handoff
     if opened.created:
         request.app[METRICS].handoffs.labels(handoff.reason).inc()
     opens_at = hours.next_opening(now) if handoff.status == handoffs.TICKET else None
-    if opened.created and handoff.status == handoffs.TICKET:
-        await _send_ticket(request, handoff, opens_at)
+    if opened.email is not None:
+        await _deliver(request, [opened.email])
     return json_response(
         {
             "id": handoff.reference,

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import aiohttp
 from aiohttp import web
@@ -17,6 +18,7 @@ from bot.db import make_engine, make_session_factory, migrate
 from bot.inspection import inspection_pool
 from bot.mailer import Mailer
 from bot.metrics import METRICS, WebMetrics
+from bot.outbox import OUTBOX, OUTBOX_STOP, Outbox, RetryPolicy
 from bot.rasa_client import RasaClient
 from bot.schemas import HANDOFF_REASONS
 from bot.services import accounts, agents, contracts, handoffs
@@ -101,15 +103,23 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> web.
     app[POLICY] = policy_from(settings)
     app[LOGIN_POLICY] = login_policy_from(settings)
     app[METRICS] = WebMetrics(handoff_reasons=tuple(HANDOFF_REASONS))
-    app[MAILER] = Mailer(settings.smtp_url, settings.outbox_dir, settings.mail_from)
+    app[MAILER] = Mailer(
+        settings.smtp_url,
+        settings.outbox_dir,
+        settings.mail_from,
+        timeout=settings.smtp_timeout.total_seconds(),
+    )
     app[PAGES] = Environment(
         loader=PackageLoader("bot", "templates/pages"), autoescape=select_autoescape()
     )
     setup_routes(app)
     app[PURGE_STOP] = asyncio.Event()
+    app[OUTBOX_STOP] = asyncio.Event()
     app.on_shutdown.append(_stop_purge)
+    app.on_shutdown.append(_stop_outbox)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_rasa_client)
+    app.cleanup_ctx.append(_outbox_sender)
     app.cleanup_ctx.append(_periodic_purge)
     app.cleanup_ctx.append(inspection_pool)
     return app
@@ -143,15 +153,65 @@ async def _rasa_client(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     timeout = aiohttp.ClientTimeout(total=settings.rasa_timeout.total_seconds())
     async with aiohttp.ClientSession(timeout=timeout) as http:
-        app[RASA] = RasaClient(settings.rasa_api_url or settings.rasa_url, settings.rasa_token, http)
+        app[RASA] = RasaClient(
+            settings.rasa_api_url or settings.rasa_url, settings.rasa_token, http
+        )
         yield
 
 
+def retry_policy_from(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        first_delay=settings.outbox_retry_min,
+        max_delay=settings.outbox_retry_max,
+        give_up_after=settings.outbox_give_up_after,
+        # Longer than the slowest SMTP exchange (connect, EHLO, MAIL, RCPT, DATA, QUIT).
+        lease=max(settings.smtp_timeout * 4, timedelta(seconds=1)),
+    )
+
+
+async def _stop_outbox(app: web.Application) -> None:
+    app[OUTBOX_STOP].set()
+
+
+async def _outbox_sender(app: web.Application) -> AsyncIterator[None]:
+    """Deliver the outbox's e-mails from start-up on; at shutdown, an e-mail being sent
+    gets a few seconds, then is left to the next start (its row is not marked sent)."""
+    settings = app[SETTINGS]
+    outbox = Outbox(
+        app[SESSIONS],
+        app[MAILER],
+        app[METRICS],
+        app[CLOCK],
+        retry_policy_from(settings),
+        settings.outbox_poll_interval,
+    )
+    app[OUTBOX] = outbox
+    task = asyncio.create_task(outbox.run(app[OUTBOX_STOP]))
+    yield
+    app[OUTBOX_STOP].set()
+    try:
+        await asyncio.wait_for(task, timeout=5)
+    except asyncio.TimeoutError:
+        log.warning("outbox sender stopped mid-send; the e-mail is tried again at the next start")
+
+
 async def run_purge(app: web.Application) -> int:
+    """Apply the retention policy to every table and to Rasa's tracker store; return
+    how many accounts went."""
+    from bot import retention
+
+    settings, now = app[SETTINGS], app[CLOCK]()
+    report = await retention.purge(
+        app[SESSIONS],
+        app[ENGINE],
+        settings.tracker_database_url,
+        policy=app[POLICY],
+        retention=retention.Retention.from_settings(settings),
+        now=now,
+    )
     async with app[SESSIONS]() as session:
-        purged = await accounts.purge(session, policy=app[POLICY], now=app[CLOCK]())
-        await agents.forget_expired_sessions(session, app[CLOCK]())
-    return purged
+        await agents.forget_expired_sessions(session, now)
+    return report.accounts
 
 
 async def _stop_purge(app: web.Application) -> None:

@@ -14,7 +14,7 @@ from bot.errors import AssistantUnavailable, NotFound
 from bot.french import french_duration
 from bot.models import Agent, Handoff
 from bot.schemas import AdvisorReplyIn, parse
-from bot.services import handoffs
+from bot.services import audit, handoffs
 from bot.web.agent_auth import current_agent
 from bot.web.api import read_json
 from bot.web.keys import CLOCK, RASA, SESSIONS
@@ -105,6 +105,14 @@ async def handoff_detail_json(request: web.Request) -> web.Response:
     agent, now = current_agent(request), request.app[CLOCK]()
     async with request.app[SESSIONS]() as session:
         handoff = await handoffs.get(session, request.match_info["reference"])
+        await audit.record_view(
+            session,
+            f"agent:{agent.login}",
+            audit.TRANSCRIPT_VIEWED,
+            handoff.reference,
+            {"conversation_id": handoff.conversation_id},
+            now,
+        )
     transcript_error = None
     try:
         messages = await request.app[RASA].transcript(handoff.conversation_id)

@@ -1,19 +1,23 @@
-"""Accounts left unactivated for 30 days are deleted, by command and periodically."""
+"""The retention policy: accounts left unactivated for 30 days, conversations in Rasa's
+tracker store, handoffs…, deleted by command and periodically."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import sqlite3
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
 
-from bot.models import Account, ActivationToken
+from bot.models import Account, ActivationToken, AuditEntry, Handoff
+from bot.retention import events
 from bot.web.app import run_purge
-from bot.web.keys import SESSIONS
+from bot.web.keys import SESSIONS, SETTINGS
 from tests.bot.payloads import OTHER_CONTRACT, OTHER_SIREN, registration_with_document
 from tests.conftest import MovableClock, Service, start_service
 
@@ -87,13 +91,111 @@ async def test_purge_command(database_url: str, clock: MovableClock, tmp_path: P
         await register(service, "old", "a.lefevre@exemple.fr")
         clock.advance(days=31)
         fresh = await register(service, "new", "b.lefevre@exemple.fr")
-    env = {**os.environ, "DATABASE_URL": database_url, "LOAD_DEMO_CONTRACTS": "0"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "TRACKER_DATABASE_URL": f"sqlite:///{tmp_path / 'tracker.db'}",
+        "LOAD_DEMO_CONTRACTS": "0",
+    }
 
     done = subprocess.run(
         [sys.executable, "-m", "bot", "purge"], env=env, cwd=ROOT, capture_output=True, text=True
     )
 
     assert done.returncode == 0, done.stderr
-    assert "Purged 1 account(s)" in done.stdout
+    assert " 1 accounts," in done.stdout
     async for service in start_service(database_url, clock, tmp_path):
         assert await logins(service) == {fresh}
+
+
+def tracker_db(service: Service) -> str:
+    """Rasa's tracker store as the web process reaches it: the table Rasa creates."""
+    url = service.app[SETTINGS].tracker_database_url
+    path = url.split("///", 1)[1]
+    engine = create_engine(f"sqlite:///{path}")
+    events.metadata.create_all(engine)
+    engine.dispose()
+    return path
+
+
+def say(path: str, sender: str, text: str, at: datetime) -> None:
+    """An event of Rasa's: a user message at `at`."""
+    data = {"event": "user", "timestamp": at.timestamp(), "text": text}
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "INSERT INTO events (sender_id, type_name, timestamp, data) VALUES (?, ?, ?, ?)",
+            (sender, "user", at.timestamp(), json.dumps(data)),
+        )
+
+
+def senders(path: str) -> set[str]:
+    with sqlite3.connect(path) as db:
+        return {row[0] for row in db.execute("SELECT DISTINCT sender_id FROM events")}
+
+
+async def test_the_purge_applies_the_retention_policy_to_the_tracker_store(
+    service: Service, clock: MovableClock
+) -> None:
+    path = tracker_db(service)
+    now = clock()
+    say(path, "conv-abandoned", "Kerbrat", now - timedelta(days=7, minutes=1))
+    say(path, "conv-recent", "Martin", now - timedelta(days=6))
+    say(path, "conv-1", "Lefèvre", now - timedelta(days=8))  # registers, pending below
+    await register(service, "a", "emilie.lefevre@exemple-industries.fr")
+
+    await run_purge(service.app)
+    assert senders(path) == {"conv-recent", "conv-1"}, "a pending account keeps its chat"
+    assert b"Kerbrat" not in Path(path).read_bytes(), "deleted for real (secure_delete)"
+
+    clock.advance(days=30)  # the account was never activated: it goes, its chat with it
+    assert await run_purge(service.app) == 1
+    assert senders(path) == set()
+    async with service.app[SESSIONS]() as session:
+        runs = (
+            await session.execute(select(AuditEntry).where(AuditEntry.action == "purge"))
+        ).scalars()
+        details = [entry.details for entry in runs]
+    assert [d["tracker_events"] for d in details][-2:] == [1, 2]  # after the start-up run
+    assert details[-1]["accounts"] == 1 and details[-1]["documents"] == 1
+
+
+async def test_activated_conversations_and_handoffs_go_after_their_retention(
+    service: Service, clock: MovableClock
+) -> None:
+    path = tracker_db(service)
+    account_id = await register(service, "a", "emilie.lefevre@exemple-industries.fr")
+    say(path, "conv-1", "Lefèvre", clock() - timedelta(minutes=1))
+    async with service.app[SESSIONS]() as session:
+        account = await session.get(Account, account_id)
+        assert account is not None
+        account.status, account.activated_at = "active", clock()
+        session.add(
+            Handoff(
+                reference="H-1",
+                conversation_id="conv-2",
+                reason="asked",
+                status="closed",
+                outcome="closed_by_advisor",
+                summary={"last_name": "L***e"},
+                created_at=clock(),
+                closed_at=clock(),
+            )
+        )
+        await session.commit()
+
+    clock.advance(days=7, seconds=-1)
+    await run_purge(service.app)
+    assert senders(path) == {"conv-1"}, "7 days after the activation"
+    clock.advance(seconds=1)
+    await run_purge(service.app)
+    assert senders(path) == set()
+
+    clock.advance(days=23, seconds=-1)
+    await run_purge(service.app)
+    async with service.app[SESSIONS]() as session:
+        assert (await session.execute(select(Handoff.id))).scalars().all() != []
+    clock.advance(seconds=1)
+    await run_purge(service.app)
+    async with service.app[SESSIONS]() as session:
+        assert (await session.execute(select(Handoff.id))).scalars().all() == []
+        assert await session.get(Account, account_id) is not None, "the account stays"

@@ -70,6 +70,8 @@ async def test_a_whole_registration_in_the_browser_over_socket_io(
     link = re.search(r"https://\S+/activate/\S+", text)
     assert link and link.group(0).startswith(topology.public_base_url + "/activate/")
     await page.goto(link.group(0))
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Activez votre espace client")
+    await page.get_by_role("button", name="Activer mon espace client").click()  # a POST
     await expect(page.get_by_role("heading", level=1)).to_have_text(
         "Votre espace client est activé"
     )

@@ -41,13 +41,15 @@ def running_stack(
     endpoints = tmp / "endpoints.yml"
     endpoints.write_text(
         f"action_endpoint:\n  url: http://127.0.0.1:{ports['ACTIONS_PORT']}/webhook\n"
-        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {tmp / 'tracker.db'}\n"
+        "tracker_store:\n  type: channels.tracker_store.ErasingSQLTrackerStore\n"
+        f"  dialect: sqlite\n  db: {tmp / 'tracker.db'}\n"
     )
     env = {
         **os.environ,
         **{name: str(port) for name, port in ports.items()},
         "RASA_ENDPOINTS": str(endpoints),
         "DATABASE_URL": f"sqlite:///{tmp / 'accounts.db'}",
+        "TRACKER_DATABASE_URL": f"sqlite:///{tmp / 'tracker.db'}",
         "OUTBOX_DIR": str(tmp / "outbox"),
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{ports['WEB_PORT']}",
         "RASA_URL": f"http://127.0.0.1:{ports['RASA_PORT']}",

@@ -28,7 +28,7 @@ def upgrade() -> None:
         sa.Column("handoff_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.String(length=100), nullable=True),
         sa.ForeignKeyConstraint(["account_id"], ["accounts.id"], ondelete="CASCADE"),
@@ -50,8 +50,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_audit_log_at", "audit_log", ["at"])
+    # Never the copy-and-move of batch mode on SQLite: under `PRAGMA foreign_keys`, dropping
+    # the old `accounts` would cascade to the activation links (see 0002).
+    with op.batch_alter_table("accounts", recreate="never") as batch:
+        batch.add_column(sa.Column("conversation_id", sa.String(length=128), nullable=True))
+        batch.create_index("ix_accounts_conversation_id", ["conversation_id"])
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("accounts", recreate="never") as batch:
+        batch.drop_index("ix_accounts_conversation_id")
+        batch.drop_column("conversation_id")
     op.drop_table("audit_log")
     op.drop_table("outbox")
