@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+import yaml
 from cryptography.fernet import Fernet
 
 from bench.config import ROOT
@@ -31,6 +32,10 @@ FLOOR_SOURCES = ROOT / "bench" / "floor"
 READY_TIMEOUT = 300
 STOP_GRACE = 5  # `python -m bot serve` takes a minute to exit on SIGTERM
 API_TOKEN = "bench-token"
+# The project's tracker store class, as endpoints.yml names it (the floor keeps Rasa's).
+PROJECT_TRACKER_STORE = yaml.safe_load((ROOT / "endpoints.yml").read_text())["tracker_store"][
+    "type"
+]
 # Rasa's API always needs a token (channels/server.py): the probes of `/status` send it.
 RASA_TOKEN = secrets.token_urlsafe(32)
 QUIET = {
@@ -231,7 +236,8 @@ def project_stack(run_dir: Path, model: Path = PROJECT_MODEL) -> Stack:
     )
     endpoints = run_dir / "endpoints.yml"
     endpoints.write_text(
-        f"action_endpoint:\n  url: {actions}/webhook\n" + _tracker_store(run_dir / "tracker.db")
+        f"action_endpoint:\n  url: {actions}/webhook\n"
+        + _tracker_store(run_dir / "tracker.db", PROJECT_TRACKER_STORE)
     )
     env = {
         **base_env(),
@@ -240,6 +246,7 @@ def project_stack(run_dir: Path, model: Path = PROJECT_MODEL) -> Stack:
         "RASA_ENDPOINTS": str(endpoints),
         "VAR_DIR": str(run_dir),
         "DATABASE_URL": f"sqlite:///{run_dir / 'accounts.db'}",
+        "TRACKER_DATABASE_URL": f"sqlite:///{run_dir / 'tracker.db'}",
         "OUTBOX_DIR": str(run_dir / "outbox"),
         "DOCUMENT_KEYS": Fernet.generate_key().decode(),
         "PUBLIC_BASE_URL": web,
@@ -277,9 +284,10 @@ def floor_process(run_dir: Path, model: Path) -> tuple[Process, str]:
     return Process("floor", command, status, env, run_dir / "logs" / "floor.log"), url
 
 
-def _tracker_store(path: Path) -> str:
-    """The same tracker store as `endpoints.yml` (SQL on SQLite), at `path`."""
-    return f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {path}\n"
+def _tracker_store(path: Path, kind: str = "SQL") -> str:
+    """A tracker store on SQLite at `path`: the project's (`endpoints.yml`), or Rasa's own
+    SQL store for the floor bot."""
+    return f"tracker_store:\n  type: {kind}\n  dialect: sqlite\n  db: {path}\n"
 
 
 async def train(

@@ -29,22 +29,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         yield urls
 
 
-@contextmanager
-def running_stack(
-    tmp: Path, extra_env: Mapping[str, str] | None = None
-) -> Iterator[dict[str, str]]:
-    """The Procfile's three processes on free ports, keeping their data in `tmp`;
-    `extra_env` adds or overrides environment variables (a channel's settings…)."""
-    if not MODEL.exists():
-        pytest.fail("no trained model: run `make train` first (make test does)")
-    ports = {"WEB_PORT": free_port(), "RASA_PORT": free_port(), "ACTIONS_PORT": free_port()}
+def stack_environment(
+    tmp: Path, ports: Mapping[str, int], extra_env: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The environment of the Procfile's processes on `ports` (`WEB_PORT`, `RASA_PORT`,
+    `ACTIONS_PORT`), with their data, tokens and tracker store in `tmp`."""
     endpoints = tmp / "endpoints.yml"
     endpoints.write_text(
         f"action_endpoint:\n  url: http://127.0.0.1:{ports['ACTIONS_PORT']}/webhook\n"
         "tracker_store:\n  type: channels.tracker_store.ErasingSQLTrackerStore\n"
         f"  dialect: sqlite\n  db: {tmp / 'tracker.db'}\n"
     )
-    env = {
+    return {
         **os.environ,
         **{name: str(port) for name, port in ports.items()},
         "RASA_ENDPOINTS": str(endpoints),
@@ -66,6 +62,18 @@ def running_stack(
         "ACTION_SERVER_TOKEN_FILE": str(tmp / "secrets" / "action-server-token"),
         **(extra_env or {}),
     }
+
+
+@contextmanager
+def running_stack(
+    tmp: Path, extra_env: Mapping[str, str] | None = None
+) -> Iterator[dict[str, str]]:
+    """The Procfile's three processes on free ports, keeping their data in `tmp`;
+    `extra_env` adds or overrides environment variables (a channel's settings…)."""
+    if not MODEL.exists():
+        pytest.fail("no trained model: run `make train` first (make test does)")
+    ports = {"WEB_PORT": free_port(), "RASA_PORT": free_port(), "ACTIONS_PORT": free_port()}
+    env = stack_environment(tmp, ports, extra_env)
     rasa_token = env.get(local_secrets.RASA_TOKEN_VARIABLE, "").strip() or (
         local_secrets.read_or_create(Path(env["RASA_TOKEN_FILE"]))
     )

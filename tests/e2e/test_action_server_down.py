@@ -32,7 +32,7 @@ from bot.identifiers import web_conversation_id
 from channels.resilience import UNAVAILABLE_TEXT
 from tests.conftest import free_port
 from tests.e2e.chat import FIRST_STEPS, say, slots_of, tracker_of
-from tests.e2e.conftest import MODEL, ROOT, STARTUP_TIMEOUT
+from tests.e2e.conftest import MODEL, ROOT, STARTUP_TIMEOUT, stack_environment
 
 # Seconds Rasa waits for the action server here (120 by default).
 ACTION_TIMEOUT = 15
@@ -60,28 +60,9 @@ class Stack:
             "RASA_PORT": free_port(),
             "ACTIONS_PORT": free_port(),
         }
-        endpoints = tmp / "endpoints.yml"
-        endpoints.write_text(
-            f"action_endpoint:\n  url: http://127.0.0.1:{self.ports['ACTIONS_PORT']}/webhook\n"
-            f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {tmp / 'tracker.db'}\n"
+        self.env = stack_environment(
+            tmp, self.ports, {"ACTION_SERVER_TIMEOUT_SECONDS": str(ACTION_TIMEOUT)}
         )
-        self.env = {
-            **os.environ,
-            **{name: str(port) for name, port in self.ports.items()},
-            "RASA_ENDPOINTS": str(endpoints),
-            "DATABASE_URL": f"sqlite:///{tmp / 'accounts.db'}",
-            "OUTBOX_DIR": str(tmp / "outbox"),
-            "PUBLIC_BASE_URL": f"http://127.0.0.1:{self.ports['WEB_PORT']}",
-            "RASA_URL": f"http://127.0.0.1:{self.ports['RASA_PORT']}",
-            "ACCOUNT_SERVICE_URL": f"http://127.0.0.1:{self.ports['WEB_PORT']}",
-            "ACCOUNT_API_TOKENS": "e2e-token",
-            "ACCOUNT_API_TOKEN": "e2e-token",
-            "ADVISOR_OPENING_HOURS": "mon-sun 00:00-24:00",
-            "ADVISOR_HOLIDAYS": "none",
-            "RASA_TOKEN_FILE": str(tmp / "secrets" / "rasa-api-token"),
-            "ACTION_SERVER_TOKEN_FILE": str(tmp / "secrets" / "action-server-token"),
-            "ACTION_SERVER_TIMEOUT_SECONDS": str(ACTION_TIMEOUT),
-        }
         self.env.pop(local_secrets.RASA_TOKEN_VARIABLE, None)
         self.urls = {
             "web": f"http://127.0.0.1:{self.ports['WEB_PORT']}",
