@@ -24,7 +24,10 @@ run: setup $(MODEL) ## Start the web process, the action server and Rasa (Ctrl+C
 
 test: setup $(MODEL) validate test-python test-rasa ## Set up if needed and run every test
 
+# Debian's nginx, PostgreSQL and Redis first: tests/deploy checks the production launcher,
+# which looks for them, before its topology tests would have installed them.
 test-python:
+	scripts/prod-setup
 	TEST_POSTGRES_URL="$$(scripts/postgres-test-server)" REQUIRE_POSTGRES=1 $(BIN)/pytest
 
 test-rasa:

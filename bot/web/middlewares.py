@@ -103,6 +103,9 @@ def error_response(error: ServiceError) -> web.Response:
     response = json_response(error.to_json(), status=error.status)
     if "retry_after" in error.details:
         response.headers["Retry-After"] = str(error.details["retry_after"])
+        # Refused before its body was read (a throttled upload): the connection cannot
+        # carry another request, whose start would be read in the rest of this body.
+        response.force_close()
     if isinstance(error, Unauthorized):
         response.headers["WWW-Authenticate"] = 'Bearer realm="espace-client"'
     return response
