@@ -45,6 +45,15 @@ REGISTRATION_SLOTS = (
     "registration_key",
     "registration_login",
     "registration_status",
+    "announced_step",
+    "misunderstood",
+    "last_answer",
+    "cancel_requested",
+    "handoff_offered",
+    "handoff_reason",
+    "feedback_asked",
+    "feedback_useful",
+    "feedback_comment_awaited",
 )
 
 # What to ask again when the service refuses a value at submission.
@@ -124,11 +133,20 @@ class ActionSubmitRegistration(Action):
                 FollowupAction("registration_form"),
             ]
         dispatcher.utter_message(response="utter_registration_created", email=created.email_masked)
+        dispatcher.utter_message(response="utter_ask_feedback")
         return [
             *events,
             SlotSet("registration_login", created.login),
             SlotSet("registration_status", "created"),
+            SlotSet("feedback_asked", True),
         ]
+
+
+class ActionRetryRegistration(ActionSubmitRegistration):
+    """The same submission, retried after an outage (its own name: its rules differ)."""
+
+    def name(self) -> str:
+        return "action_retry_registration"
 
 
 class ActionCancelRegistration(Action):
@@ -151,14 +169,14 @@ class ActionCancelRegistration(Action):
         erased = await account_service().erase_conversation(tracker.sender_id)
         if created:
             what = (
-                "vos réponses ; votre espace client déjà créé est conservé (sans activation, "
+                "vos réponses ; votre espace client déjà créé est conservé (sans activation, "
                 "il est supprimé au bout de 30 jours)"
             )
         elif sent_document and erased is not None:
             what = "vos réponses et le document d'identité que vous aviez envoyé"
         elif sent_document:
             what = (
-                "vos réponses ; le document d'identité envoyé sera supprimé automatiquement d'ici "
+                "vos réponses ; le document d'identité envoyé sera supprimé automatiquement d'ici "
                 "sept jours"
             )
         else:

@@ -13,6 +13,7 @@ from rasa_sdk.types import DomainDict
 from actions import metrics
 from actions.config import CGU_URL, CGU_VERSION
 from actions.form_base import BaseFormValidation
+from actions.steps import announce_step
 
 
 class ActionAskCguAccepted(Action):
@@ -24,10 +25,11 @@ class ActionAskCguAccepted(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        events = announce_step("cgu_accepted", dispatcher, tracker)
         dispatcher.utter_message(
             response="utter_cgu_question", cgu_version=CGU_VERSION, cgu_url=CGU_URL
         )
-        return []
+        return events
 
 
 class ConsentValidation(BaseFormValidation):

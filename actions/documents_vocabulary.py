@@ -14,9 +14,9 @@ DOCUMENT_LABELS = {
 TWO_SIDED = frozenset({"cni", "residence_permit"})
 
 ACCEPTED_DOCUMENTS = (
-    "Les documents acceptés sont :\n"
-    "• la carte nationale d'identité française (ancien modèle ou modèle 2021) ;\n"
-    "• un passeport délivré par un pays de l'Union européenne ;\n"
+    "Les documents acceptés sont :\n"
+    "• la carte nationale d'identité française (ancien modèle ou modèle 2021) ;\n"
+    "• un passeport délivré par un pays de l'Union européenne ;\n"
     "• un titre de séjour délivré par la France."
 )
 
@@ -116,12 +116,12 @@ def to_country(text: str) -> str:
     if found is None:
         raise ValueError(
             "Je n'ai pas reconnu le pays. Indiquez le pays qui a délivré votre passeport, "
-            "par exemple « Italie » ou « Espagne »."
+            "par exemple « Italie » ou « Espagne »."
         )
     code, name = found
     if code is None:
         raise ValueError(
-            f"Un passeport délivré par ce pays ({name}) n'est pas accepté : seuls les "
+            f"Un passeport délivré par ce pays ({name}) n'est pas accepté : seuls les "
             "passeports de l'Union européenne le sont. Si vous résidez en France, vous "
             "pouvez envoyer votre titre de séjour français."
         )
@@ -159,5 +159,5 @@ def to_document_type(text: str) -> tuple[str, str | None]:
         return "cni", "FR"
     for name, pattern in _REFUSED.items():
         if pattern.search(plain):
-            raise ValueError(f"Le document « {name} » n'est pas accepté. " + ACCEPTED_DOCUMENTS)
+            raise ValueError(f"Le document « {name} » n'est pas accepté. " + ACCEPTED_DOCUMENTS)
     raise ValueError("Je n'ai pas reconnu ce document. " + ACCEPTED_DOCUMENTS)

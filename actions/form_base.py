@@ -13,6 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
 from actions import metrics
+from actions.yes_no import lexical_yes_no, yes_no_answer
 
 # Intents whose text never answers the question the form asked: digressions answered
 # by a rule, and requests handled by the validators themselves.
@@ -35,10 +36,28 @@ DIGRESSIONS = frozenset(
         # A correction names the field it changes: its text answers no other question.
         "correct",
         "EXTERNAL_advisor_handback",
+        "EXTERNAL_queue_left",
+        "EXTERNAL_handoff_ticket",
+        "ask_siren_location",
+        "no_contract",
+        "continue_registration",
+        "start_registration",
+        "speak_english",
+        "leave_queue",
+        "ask_video",
+        "ask_contact",
     }
 )
-# Answers to a yes-or-no question; while an advisor is offered, they answer the offer.
+# Answers to a yes-or-no question; while an advisor is offered or a cancellation is to be
+# confirmed, they answer that question instead.
 YES_NO = frozenset({"affirm", "deny"})
+# Questions put between the form's questions, each waiting for its own yes or no.
+SIDE_QUESTIONS = ("handoff_offered", "cancel_requested")
+# What may be said to a message before the form reads it: the registration's start (an
+# opening message that gives data is read by the form it starts). After any other
+# answer (a digression, an advisor's ticket), the form asks its question again and does
+# not read the message a second time: a « oui » to an advisor is not a « oui » to the CGU.
+SAID_BEFORE_READING = frozenset({"utter_start_registration"})
 MAX_FAILURES = 3
 # Questions answered with a document, a country or a yes: a name or a job title read in
 # such an answer ("France" taken for a first name) is not one, unless the field is named.
@@ -59,8 +78,8 @@ class BaseFormValidation(FormValidationAction, ABC):
 
     Subclasses call `refuse(slot, message, ...)` from a `validate_<slot>` method to
     explain the problem (and count it: `reason`, by default `invalid_<slot>`), keep every
-    other slot, and after three failures on the same
-    slot add the help for that field and the offer of a human advisor; `accept(slot,
+    other slot, add the help for that field at the second failure on the same slot and
+    the offer of a human advisor from the third; `accept(slot,
     value, tracker)` clears the slot's failure count. While an advisor is offered, a
     yes or a no answers the offer (rules in data/rules/handoff.yml), not the form.
     """
@@ -85,8 +104,9 @@ class BaseFormValidation(FormValidationAction, ABC):
         counts = self.failures(tracker)
         counts[slot] = counts.get(slot, 0) + 1
         dispatcher.utter_message(text=message)
-        if counts[slot] >= MAX_FAILURES:
+        if counts[slot] == MAX_FAILURES - 1:
             dispatcher.utter_message(response=f"utter_help_{slot}")
+        if counts[slot] >= MAX_FAILURES:
             return {
                 slot: None,
                 "failed_attempts": counts,
@@ -101,31 +121,62 @@ class BaseFormValidation(FormValidationAction, ABC):
 
     @staticmethod
     def offer_dropped(tracker: Tracker) -> dict[str, Any]:
-        """An answer to the form's question instead of to an advisor's offer ends the offer."""
-        return {"handoff_offered": None} if tracker.get_slot("handoff_offered") else {}
+        """An answer to the form's question instead of to an advisor's offer (or to « do
+        you really want to cancel? ») ends that side question."""
+        return {name: None for name in SIDE_QUESTIONS if tracker.get_slot(name)}
 
     @staticmethod
-    def yes_or_no(slot: str, tracker: Tracker) -> dict[str, Any]:
-        """`slot` from a yes or a no to its own question (not to an advisor's offer)."""
-        if tracker.get_slot("requested_slot") != slot or tracker.get_slot("handoff_offered"):
+    def side_question_open(tracker: Tracker) -> bool:
+        return any(tracker.get_slot(name) for name in SIDE_QUESTIONS)
+
+    @staticmethod
+    def already_answered(tracker: Tracker) -> bool:
+        """The latest message got its answer before the form ran (see SAID_BEFORE_READING)."""
+        for event in reversed(tracker.events):
+            if event.get("event") == "user":
+                return False
+            said = (event.get("metadata") or {}).get("utter_action")
+            if event.get("event") == "bot" and said not in SAID_BEFORE_READING:
+                return True
+        return False
+
+    def yes_or_no(self, slot: str, tracker: Tracker) -> dict[str, Any]:
+        """`slot` from a yes or a no to its own question (not to a side question): the
+        intent, or the words when they say it clearly (actions/yes_no.py)."""
+        if tracker.get_slot("requested_slot") != slot or self.side_question_open(tracker):
             return {}
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
-        if intent not in YES_NO:
+        if self.already_answered(tracker):
             return {}
-        return {slot: intent == "affirm"}
+        answer = self.yes_no(tracker)
+        return {} if answer is None else {slot: answer}
+
+    @staticmethod
+    def yes_no(tracker: Tracker) -> bool | None:
+        """The latest message's yes or no; a question (« pourquoi … ? ») is neither."""
+        message = tracker.latest_message or {}
+        intent = (message.get("intent") or {}).get("name")
+        if intent in DIGRESSIONS and "?" in (message.get("text") or ""):
+            return None
+        return yes_no_answer(message)
 
     @staticmethod
     def answer_text(slot: str, tracker: Tracker) -> str | None:
         """The raw text of the latest message when it answers `slot`'s question."""
         if tracker.get_slot("requested_slot") != slot:
             return None
+        if BaseFormValidation.already_answered(tracker):
+            return None
         message = tracker.latest_message or {}
         text = (message.get("text") or "").strip()
         intent = (message.get("intent") or {}).get("name")
         if not text or text.startswith("/") or intent in DIGRESSIONS:
             return None
-        if intent in YES_NO and tracker.get_slot("handoff_offered"):
-            return None
+        if BaseFormValidation.side_question_open(tracker) and (
+            intent in YES_NO or yes_no_answer(message) is not None
+        ):
+            return None  # the answer to an advisor's offer or to cancelling
+        if lexical_yes_no(text) is not None:
+            return None  # « oui », « non merci » answer no question asking for a text
         return text
 
     def text_answer(

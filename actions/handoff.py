@@ -1,7 +1,7 @@
 """Handing a conversation to a human advisor of the support cell, and taking it back.
 
 An offer comes first (`action_offer_handoff` when the user asks; the validators after
-three failures or an outage; `action_fallback` after repeated misunderstanding); a yes
+three failures or an outage; `actions.conversation` after repeated misunderstanding); a yes
 runs `action_handoff`, which sends the account service a summary with personal data
 masked (never the document) and either pauses the conversation for an advisor or,
 outside opening hours, leaves a ticket. The agent console hands back with the external
@@ -14,13 +14,13 @@ import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ConversationPaused, EventType, SlotSet
+from rasa_sdk.events import ConversationPaused, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import metrics
 from actions.clients.account_service import AccountServiceError, account_service, client_address
-from actions.config import SUPPORT_EMAIL
+from actions.config import support_contact
 from actions.form_base import offer_advisor, slot_events
 from actions.identity import document_label
 from actions.summary import readable_siren
@@ -155,7 +155,7 @@ def queue_position(position: int | None) -> str:
 
 
 class ActionOfferHandoff(Action):
-    """The user asks for a person: confirm before handing over."""
+    """The user asks for a person: confirm before handing over (asking again is a yes)."""
 
     def name(self) -> str:
         return "action_offer_handoff"
@@ -163,6 +163,9 @@ class ActionOfferHandoff(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        if tracker.get_slot("handoff_offered"):
+            # Asked again while the offer is open: that is a yes.
+            return [FollowupAction("action_handoff")]
         offer = offer_advisor(dispatcher, "user_request", response="utter_confirm_handoff")
         return slot_events(offer)
 
@@ -186,7 +189,7 @@ class ActionHandoff(Action):
         except AccountServiceError as problem:
             log.warning("handoff not recorded: %s", problem.code)
             dispatcher.utter_message(
-                response="utter_handoff_unavailable", support_email=SUPPORT_EMAIL
+                response="utter_handoff_unavailable", contact=support_contact()
             )
             return [*done, SlotSet("handoff_status", "unavailable")]
         log.info("handoff %s: %s (%s)", handoff.reference, handoff.status, reason)
@@ -238,34 +241,3 @@ class ActionAdvisorHandback(Action):
             response="utter_back_with_assistant_in_form" if in_form else "utter_back_with_assistant"
         )
         return [SlotSet("handoff_status", None)]
-
-
-class ActionFallback(Action):
-    """A message not understood: ask to rephrase; the second time running, offer an advisor."""
-
-    def name(self) -> str:
-        return "action_fallback"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        if tracker.get_slot("handoff_offered") or misunderstood_in_a_row(tracker) < 2:
-            # Not understood after an offer: the offer lapses rather than wait for a yes.
-            dispatcher.utter_message(response="utter_default")
-            return [SlotSet("handoff_offered", None)]
-        offer = offer_advisor(
-            dispatcher, "misunderstanding", response="utter_offer_advisor_after_misunderstanding"
-        )
-        return slot_events(offer)
-
-
-def misunderstood_in_a_row(tracker: Tracker) -> int:
-    """How many of the latest user messages, in a row, were not understood."""
-    count = 0
-    for event in reversed(tracker.events):
-        if event.get("event") != "user":
-            continue
-        if (event.get("parse_data", {}).get("intent") or {}).get("name") != "nlu_fallback":
-            break
-        count += 1
-    return count

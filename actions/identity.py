@@ -44,6 +44,7 @@ from actions.documents_vocabulary import (
     to_document_type,
 )
 from actions.form_base import BaseFormValidation
+from actions.steps import announce_step
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ class ActionAskIdDocument(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        events = announce_step("id_document", dispatcher, tracker)
         kind = tracker.get_slot("id_document_type")
         label = document_label(kind)
         if tracker.get_slot("id_document_front"):
@@ -103,7 +105,7 @@ class ActionAskIdDocument(Action):
             dispatcher.utter_message(response="utter_ask_id_document_passport")
         else:
             dispatcher.utter_message(response="utter_ask_id_document_card", document=label)
-        return []
+        return events
 
 
 class IdentityDocumentValidation(BaseFormValidation):
@@ -182,7 +184,7 @@ class IdentityDocumentValidation(BaseFormValidation):
             kind = tracker.get_slot("id_document_type")
             return self.refuse(
                 "id_document",
-                f"J'attends un fichier : une photo ou un scan de votre {document_label(kind)}. "
+                f"J'attends un fichier : une photo ou un scan de votre {document_label(kind)}. "
                 "Envoyez-le avec le bouton trombone de la conversation (PNG, JPG ou PDF).",
                 dispatcher,
                 tracker,
@@ -237,7 +239,7 @@ class IdentityDocumentValidation(BaseFormValidation):
         if len(attachments) > MAX_FILES:
             return self.refuse(
                 "id_document",
-                "Envoyez au plus deux fichiers : le recto et le verso de votre document.",
+                "Envoyez au plus deux fichiers : le recto et le verso de votre document.",
                 dispatcher,
                 tracker,
             )

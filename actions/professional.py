@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -18,6 +19,22 @@ from actions.clients.account_service import (
 from actions.form_base import BaseFormValidation
 from bot import identifiers
 
+# Entities of other fields: a message with one gives several answers at once.
+OTHER_FIELDS = ("email", "phone", "date", "siren", "siret", "contract_number", "civility")
+_JOB_LEAD_IN = re.compile(
+    r"^(?:j[’']occupe (?:le poste|la fonction) (?:de |d[’'])|je travaille (?:comme|en tant que) |"
+    r"en tant que |(?:mon poste|ma fonction)(?: c[’']est| est)?\s*:?\s*)",
+    re.IGNORECASE,
+)
+_POLITE_END = re.compile(r"[\s,]*(?:s[’']il vous pla[iî]t|svp|merci)?[\s.!]*$", re.IGNORECASE)
+
+
+def tidy_job_title(text: str) -> str:
+    """« J'occupe le poste de chargée de clientèle, s'il vous plaît. » → « chargée de
+    clientèle »."""
+    text = BaseFormValidation.strip_lead_in(text)
+    return _POLITE_END.sub("", _JOB_LEAD_IN.sub("", text.strip())).strip()
+
 
 class ProfessionalDetailsValidation(BaseFormValidation):
     """Validators of `job_title`, `professional_email`, `professional_phone`; abstract mixin."""
@@ -25,7 +42,13 @@ class ProfessionalDetailsValidation(BaseFormValidation):
     async def extract_job_title(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return self.text_answer("job_title", tracker, ("job_title",), self.strip_lead_in)
+        """The whole answer when the job title is asked (« responsable administratif et
+        financier », not the one word the NLU marked), unless the message also gives
+        other fields: then the words the NLU marked."""
+        if any(self.entity(tracker, name) for name in OTHER_FIELDS):
+            return {}
+        text = self.answer_text("job_title", tracker)
+        return {"job_title": tidy_job_title(text)} if text else {}
 
     async def validate_job_title(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -40,7 +63,7 @@ class ProfessionalDetailsValidation(BaseFormValidation):
             return self.refuse(
                 "job_title",
                 "Indiquez votre fonction en quelques mots (100 caractères au plus), "
-                "par exemple « gérant » ou « directrice financière ».",
+                "par exemple « gérant » ou « directrice financière ».",
                 dispatcher,
                 tracker,
             )
@@ -51,8 +74,7 @@ class ProfessionalDetailsValidation(BaseFormValidation):
     ) -> dict[str, Any]:
         """A 'yes' after the role-mailbox warning keeps the address given."""
         pending = tracker.get_slot("pending_role_email")
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
-        if pending and intent == "affirm" and self.answer_text("professional_email", tracker):
+        if pending and self.yes_or_no("professional_email", tracker).get("professional_email"):
             return {"professional_email": pending}
         return self.text_answer("professional_email", tracker, entities=("email",))
 

@@ -13,6 +13,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.form_base import BaseFormValidation
 from actions.identity import document_label
+from actions.steps import announce_step
 
 # Each field that can be changed, with the entities that carry a new value for it.
 CHANGEABLE = {
@@ -63,6 +64,7 @@ class ActionAskSummaryConfirmed(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         slot = tracker.get_slot
+        events = announce_step("summary_confirmed", dispatcher, tracker)
         dispatcher.utter_message(
             response="utter_summary",
             company_name=slot("company_name") or "—",
@@ -80,7 +82,7 @@ class ActionAskSummaryConfirmed(Action):
                 slot("id_document_type"), slot("id_document_country"), slot("id_document")
             ),
         )
-        return []
+        return events
 
 
 class SummaryValidation(BaseFormValidation):
@@ -103,11 +105,12 @@ class SummaryValidation(BaseFormValidation):
             return {"summary_confirmed": None}
         if tracker.get_slot("requested_slot") != "summary_confirmed":
             return {}
-        if tracker.get_slot("handoff_offered"):
-            return {}  # a yes or a no to an advisor's offer
-        if intent == "affirm":
+        if self.side_question_open(tracker) or self.already_answered(tracker):
+            return {}  # a yes or a no to an advisor's offer, or to cancelling
+        answer = self.yes_no(tracker)
+        if answer is True:
             return {"summary_confirmed": True}
-        if intent == "deny":
+        if answer is False:
             dispatcher.utter_message(response="utter_ask_field_to_change")
             return {"summary_confirmed": None}
         return {}

@@ -40,8 +40,9 @@ class ActivationEmail:
 
 @dataclass(frozen=True)
 class HandoffTicketEmail:
-    """What the support cell reads about a handoff asked outside opening hours: the
-    summary as the assistant masked it, and the console link; never a document."""
+    """What the support cell reads about a ticket (a handoff no advisor could take
+    live): why, the summary as the assistant masked it, and the console link; never a
+    document."""
 
     to: str
     reference: str
@@ -53,6 +54,7 @@ class HandoffTicketEmail:
     fields: list[tuple[str, str]]
     link: str
     opens_at: datetime | None
+    why: str  # "en dehors des horaires d'ouverture …", "alors qu'aucun conseiller …"
 
 
 class Mailer:
@@ -93,7 +95,7 @@ class Mailer:
             "opens": french_datetime(email.opens_at) if email.opens_at else None,
         }
         message = EmailMessage()
-        message["Subject"] = f"Demande de mise en relation hors horaires ({email.reference})"
+        message["Subject"] = f"Demande de mise en relation à reprendre ({email.reference})"
         message["From"] = self._sender
         message["To"] = email.to
         message["Date"] = format_datetime(now)

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -207,10 +208,12 @@ class AgentSession:
 class Handoff:
     """A conversation handed to a human advisor.
 
-    `status`: `waiting` (in the queue, advisors are on duty), `ticket` (asked outside
-    opening hours, the support cell was e-mailed), `active` (an advisor took it),
-    `closed` (with `outcome` `handed_back` or `closed_by_advisor`). `summary` is what the
-    assistant had gathered, masked by the action before it was sent.
+    `status`: `waiting` (in the queue, an advisor is logged in within opening hours),
+    `ticket` (the support cell was e-mailed: asked outside opening hours or while no
+    advisor was logged in, or waited too long in the queue), `active` (an advisor took
+    it), `closed` (with `outcome` `handed_back`, `closed_by_advisor` or `left`: the
+    person left the queue). `summary` is what the assistant had gathered, masked by the
+    action before it was sent.
     """
 
     __tablename__ = "handoffs"
@@ -241,6 +244,26 @@ class Handoff:
     )
 
     agent = relationship("Agent", lazy="joined")
+
+
+@mapper_registry.mapped
+class Feedback:
+    """The answer to « Ces informations vous ont-elles été utiles ? » at the end of a
+    conversation: one per conversation, a later answer replaces it. `comment` is free
+    text and may hold personal data: the row goes after FEEDBACK_RETENTION_DAYS."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", name="uq_feedback_conversation_id"),
+        Index("ix_feedback_answered_at", "answered_at"),
+    )
+
+    id: int = Column(Integer, primary_key=True)
+    conversation_id: str = Column(String(128), nullable=False)
+    useful: bool = Column(Boolean, nullable=False)
+    comment: str | None = Column(String(1000), nullable=True)
+    created_at: datetime = Column(UtcDateTime(), nullable=False)
+    answered_at: datetime = Column(UtcDateTime(), nullable=False)  # the latest answer
 
 
 # Failed company verifications, resend requests and uploads, counted per key over a sliding

@@ -17,7 +17,15 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import reclaim
-from bot.models import Account, ActivationToken, Document, Handoff, OutboxMessage, Upload
+from bot.models import (
+    Account,
+    ActivationToken,
+    Document,
+    Feedback,
+    Handoff,
+    OutboxMessage,
+    Upload,
+)
 from bot.retention import TrackerStore
 from bot.services import audit, handoffs
 
@@ -32,6 +40,7 @@ class Holdings:
     uploads: list[Upload] = field(default_factory=list)
     handoffs: list[Handoff] = field(default_factory=list)
     emails: list[OutboxMessage] = field(default_factory=list)
+    feedback: list[Feedback] = field(default_factory=list)
 
 
 async def find(session: AsyncSession, store: TrackerStore, email: str) -> Holdings:
@@ -80,6 +89,17 @@ async def find(session: AsyncSession, store: TrackerStore, email: str) -> Holdin
                 select(Handoff)
                 .where(Handoff.conversation_id.in_(conversations))
                 .order_by(Handoff.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    held.feedback = list(
+        (
+            await session.execute(
+                select(Feedback)
+                .where(Feedback.conversation_id.in_(conversations))
+                .order_by(Feedback.id)
             )
         )
         .scalars()
@@ -193,6 +213,16 @@ async def export(
             }
             for m in held.emails
         ],
+        "feedback": [
+            {
+                "conversation_id": f.conversation_id,
+                "useful": f.useful,
+                "comment": f.comment,
+                "created_at": _at(f.created_at),
+                "answered_at": _at(f.answered_at),
+            }
+            for f in held.feedback
+        ],
         "conversations": [
             {"conversation_id": sender, "transcript": await store.transcript(sender)}
             for sender in sorted(held.conversations)
@@ -217,6 +247,7 @@ def _counts(held: Holdings) -> dict[str, int]:
         "uploads": len(held.uploads),
         "handoffs": len(held.handoffs),
         "emails": len(held.emails),
+        "feedback": len(held.feedback),
         "conversations": len(held.conversations),
     }
 
@@ -241,6 +272,7 @@ async def erase(
     await remove(Document, [d.id for d in held.documents])
     await remove(Upload, [u.id for u in held.uploads])
     await remove(Handoff, [h.id for h in held.handoffs])
+    await remove(Feedback, [f.id for f in held.feedback])
     if account_ids:
         await session.execute(
             delete(ActivationToken)
@@ -253,7 +285,15 @@ async def erase(
     bind = session.bind
     await reclaim(
         bind,  # type: ignore[arg-type]
-        ["outbox", "documents", "uploads", "handoffs", "activation_tokens", "accounts"],
+        [
+            "outbox",
+            "documents",
+            "uploads",
+            "handoffs",
+            "feedback",
+            "activation_tokens",
+            "accounts",
+        ],
         full=True,
     )
     await store.reclaim(full=True)
@@ -264,8 +304,8 @@ async def erase_conversation(
     session: AsyncSession, conversation_id: str, *, actor: str, now: datetime
 ) -> dict[str, int]:
     """« Annuler »: delete what the service holds of a conversation that registered
-    nothing: its unclaimed documents, its uploads and its closed handoffs (an open one
-    stays with its advisor). The tracker store erases its own rows (channels/
+    nothing: its unclaimed documents, its uploads, its closed handoffs (an open one
+    stays with its advisor) and its feedback. The tracker store erases its own rows (channels/
     tracker_store.py)."""
 
     async def remove(statement: Any) -> int:
@@ -284,6 +324,9 @@ async def erase_conversation(
         ),
         "uploads": await remove(delete(Upload).where(Upload.conversation_id == conversation_id)),
         "handoffs": await remove(delete(Handoff).where(Handoff.id.in_(closed))),
+        "feedback": await remove(
+            delete(Feedback).where(Feedback.conversation_id == conversation_id)
+        ),
     }
     audit.record(session, actor, audit.REGISTRATION_CANCELLED, conversation_id, counts, now)
     await session.commit()

@@ -23,6 +23,8 @@ from bot.local_secrets import rasa_token
 log = logging.getLogger(__name__)
 
 HANDBACK_INTENT = "EXTERNAL_advisor_handback"
+# A queued handoff became a ticket (waited too long, closing time): the assistant resumes.
+TICKET_INTENT = "EXTERNAL_handoff_ticket"
 # Shown instead of any message that carried a file: never its URL, name or content.
 ATTACHMENT_PLACEHOLDER = "📎 Fichier envoyé (non affiché)"
 _DOCUMENT_COMMAND = "/send_document"
@@ -202,17 +204,37 @@ class RasaClient:
         """
         await self.append_events(conversation_id, RESUME_EVENTS)
 
-    async def hand_back(self, conversation_id: str) -> None:
-        """Resume the conversation and trigger the assistant's handback intent: it says it
-        is back and goes on with the registration where it stopped."""
-        await self.resume(conversation_id)
+    async def trigger(
+        self, conversation_id: str, intent: str, entities: dict[str, str] | None = None
+    ) -> None:
+        """Let the assistant answer `intent` as if the user had said it; its answer goes
+        to the user (see `_output_channel`).
+
+        Raises:
+            AssistantUnavailable: Rasa did not answer or refused.
+        """
+        body: dict[str, Any] = {"name": intent}
+        if entities:
+            body["entities"] = entities
         await self._call(
             "POST",
             self._url(conversation_id, "trigger_intent"),
             "trigger_intent",
             params=self._params(output_channel=_output_channel(conversation_id)),
-            json={"name": HANDBACK_INTENT},
+            json=body,
         )
+
+    async def hand_back(self, conversation_id: str) -> None:
+        """Resume the conversation and trigger the assistant's handback intent: it says it
+        is back and goes on with the registration where it stopped."""
+        await self.resume(conversation_id)
+        await self.trigger(conversation_id, HANDBACK_INTENT)
+
+    async def queue_timed_out(self, conversation_id: str, entities: dict[str, str]) -> None:
+        """Resume the conversation and let the assistant say that the request became a
+        ticket (`entities`: `opens_at`, when the advisors are back, if known)."""
+        await self.resume(conversation_id)
+        await self.trigger(conversation_id, TICKET_INTENT, entities)
 
 
 def _output_channel(conversation_id: str) -> str:

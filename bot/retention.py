@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import sessionmaker
 
 from bot.db import make_engine, reclaim
-from bot.models import Account, AuditEntry, Document, Handoff, OutboxMessage, Upload
+from bot.models import Account, AuditEntry, Document, Feedback, Handoff, OutboxMessage, Upload
 from bot.services import accounts, audit, handoffs
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,7 @@ class Retention:
     handoff: timedelta = timedelta(days=30)
     sent_email: timedelta = timedelta(days=30)
     audit: timedelta = timedelta(days=365)
+    feedback: timedelta = timedelta(days=30)
 
     @classmethod
     def from_settings(cls, settings: Any) -> Retention:
@@ -75,6 +76,7 @@ class Retention:
             handoff=settings.handoff_retention,
             sent_email=settings.sent_email_retention,
             audit=settings.audit_retention,
+            feedback=settings.feedback_retention,
         )
 
 
@@ -195,6 +197,7 @@ class PurgeReport:
     uploads: int = 0
     handoffs: int = 0
     sent_emails: int = 0
+    feedback: int = 0
     audit_entries: int = 0
     conversations: int = 0
     tracker_events: int = 0
@@ -267,6 +270,12 @@ async def purge(
             .execution_options(synchronize_session=False)
         )
         report.sent_emails = result.rowcount or 0
+        result = await session.execute(
+            delete(Feedback)
+            .where(Feedback.answered_at <= now - retention.feedback)
+            .execution_options(synchronize_session=False)
+        )
+        report.feedback = result.rowcount or 0
         report.audit_entries = await audit.forget_before(session, now - retention.audit)
         kept = await _kept_conversations(session, retention, now)
         await session.commit()
@@ -284,13 +293,15 @@ async def purge(
         audit.record(session, "purge", audit.PURGE, None, report.details(), now)
         await session.commit()
     await reclaim(engine, _PURGED_TABLES)
-    if report.tracker_events or report.handoffs or report.sent_emails:
+    if report.tracker_events or report.handoffs or report.sent_emails or report.feedback:
         log.info(
-            "purged %d conversation(s) (%d tracker events), %d handoff(s), %d sent e-mail(s)",
+            "purged %d conversation(s) (%d tracker events), %d handoff(s), %d sent e-mail(s), "
+            "%d feedback answer(s)",
             report.conversations,
             report.tracker_events,
             report.handoffs,
             report.sent_emails,
+            report.feedback,
         )
     return report
 
@@ -302,6 +313,7 @@ _PURGED_TABLES = [
     Upload.__tablename__,
     Handoff.__tablename__,
     OutboxMessage.__tablename__,
+    Feedback.__tablename__,
     AuditEntry.__tablename__,
     "attempts",
 ]

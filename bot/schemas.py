@@ -325,6 +325,28 @@ class HandoffIn(Strict):
         return value
 
 
+class HandoffLeaveIn(Strict):
+    """The person left the advisor queue (« Revenir à l'assistant »)."""
+
+    conversation_id: constr(strict=True, min_length=1, max_length=128)  # type: ignore[valid-type]
+
+
+FEEDBACK_COMMENT_MAX = 1000
+
+
+class FeedbackIn(Strict):
+    """The answer to « Ces informations vous ont-elles été utiles ? »; an empty comment
+    is no comment."""
+
+    conversation_id: constr(strict=True, min_length=1, max_length=128)  # type: ignore[valid-type]
+    useful: StrictBool
+    comment: constr(strict=True, max_length=FEEDBACK_COMMENT_MAX) | None = None  # type: ignore[valid-type]
+
+    @validator("comment")
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+
 class AdvisorReplyIn(Strict):
     """A message an advisor writes to the user from the console."""
 

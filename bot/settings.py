@@ -124,6 +124,9 @@ class Settings:
     handoff_retention: timedelta = timedelta(days=30)
     # What is left of a sent e-mail (kind, recipient, dates: the message itself is blanked).
     sent_email_retention: timedelta = timedelta(days=30)
+    # Answers to « Ces informations vous ont-elles été utiles ? » (their comment is free
+    # text): this long after the latest answer.
+    feedback_retention: timedelta = timedelta(days=30)
     # The audit log holds identifiers only; one year answers a person's or the CNIL's
     # questions about past accesses.
     audit_retention: timedelta = timedelta(days=365)
@@ -134,6 +137,10 @@ class Settings:
     rasa_timeout: timedelta = timedelta(seconds=10)
     support_email: str = "espaces-clients@assureur.example"
     opening_hours: OpeningHours = field(default_factory=OpeningHours)
+    # A handoff still waiting this long becomes a ticket and the assistant resumes; how
+    # often the web process looks (it also does at closing time).
+    handoff_queue_max_wait: timedelta = timedelta(minutes=10)
+    handoff_queue_poll_interval: timedelta = timedelta(seconds=30)
     agent_session_ttl: timedelta = timedelta(hours=12)
     agent_login_max_failures: int = 5  # per login
     agent_login_max_failures_per_client: int = 20  # per client address
@@ -227,12 +234,24 @@ class Settings:
                 env, "SENT_EMAIL_RETENTION_DAYS", defaults.sent_email_retention
             ),
             audit_retention=_days(env, "AUDIT_RETENTION_DAYS", defaults.audit_retention),
+            feedback_retention=_days(env, "FEEDBACK_RETENTION_DAYS", defaults.feedback_retention),
             rasa_token=env.get("RASA_TOKEN") or None,
             trusted_proxies=parse_trusted_proxies(env.get("TRUSTED_PROXIES", "")),
             support_email=env.get("SUPPORT_EMAIL", defaults.support_email),
             opening_hours=OpeningHours(
                 env.get("ADVISOR_OPENING_HOURS", DEFAULT_HOURS),
                 env.get("ADVISOR_HOLIDAYS", DEFAULT_HOLIDAYS),
+            ),
+            handoff_queue_max_wait=timedelta(
+                minutes=float(
+                    env.get(
+                        "HANDOFF_QUEUE_MAX_WAIT_MINUTES",
+                        defaults.handoff_queue_max_wait / timedelta(minutes=1),
+                    )
+                )
+            ),
+            handoff_queue_poll_interval=_float_seconds(
+                env, "HANDOFF_QUEUE_POLL_SECONDS", defaults.handoff_queue_poll_interval
             ),
             # Inspection of documents
             inspection_workers=int(env.get("INSPECTION_WORKERS", defaults.inspection_workers)),

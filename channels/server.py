@@ -21,7 +21,9 @@ It also closes what `rasa run` leaves open when exposed:
   has set up its own;
 - the assistant always answers: when a custom action cannot be run (the action server
   down, slow, failing), the turn is undone and the user gets `UNAVAILABLE_TEXT`
-  (`channels.resilience`, whose docstring describes the two hooks).
+  (`channels.resilience`, whose docstring describes the two hooks);
+- a person waiting for an advisor can leave the queue (« Revenir à l'assistant »),
+  although Rasa ignores the messages of a paused conversation (`channels.queue`).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from sanic_cors import CORS
 from bot.local_secrets import action_server_token, rasa_token
 from bot.logs import configure_logging
 from bot.production import RASA, refuse_development_defaults
-from channels import resilience
+from channels import queue, resilience
 
 # The only routes a browser page of another origin may call (sanic-cors regexes).
 CHAT_CHANNEL_PATHS = (r"/webhooks/.*", r"/socket\.io/.*")
@@ -121,6 +123,7 @@ def main() -> int:
     refuse_development_defaults(RASA)
     RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
     resilience.install()
+    queue.install()
     rasa.server.configure_cors = configure_cors  # type: ignore[assignment]
     AvailableEndpoints.read_endpoints = classmethod(read_endpoints)  # type: ignore[method-assign,assignment,arg-type]
     sys.argv[:] = with_auth_token(sys.argv)

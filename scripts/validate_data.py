@@ -27,10 +27,14 @@ RASA_WARNING = re.compile(r"rasa/shared/utils/io\.py:\d+: \w*Warning: (.*)")
 
 
 def responses_sent_by_code() -> set[str]:
-    """Responses named in actions/ or implied by the form (utter_ask_/utter_help_<slot>)."""
+    """Responses named in actions/ (or composed there: `f"utter_help_{slot}"`) or implied
+    by the form (utter_ask_/utter_help_<slot>)."""
     domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
     code = "\n".join(path.read_text(encoding="utf-8") for path in (ROOT / "actions").rglob("*.py"))
     named = set(re.findall(r"\butter_\w+", code))
+    # Names the code composes (f"utter_help_{slot}"): every response with that prefix.
+    prefixes = tuple(set(re.findall(r"f\"(utter_\w*?)\{", code)))
+    named |= {name for name in domain.get("responses", {}) if name.startswith(prefixes)}
     form_slots = {
         slot for form in domain.get("forms", {}).values() for slot in form["required_slots"]
     }

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 UNAVAILABLE_MESSAGE = (
     "Le service d'inscription est momentanément indisponible. Vos informations sont "
-    "conservées : vous pourrez réessayer dans quelques instants."
+    "conservées : vous pourrez réessayer dans quelques instants."
 )
 
 
@@ -394,6 +394,21 @@ class AccountServiceClient:
         status, body = await self._post("/api/v1/activations/resend", {"email": email})
         self._raise_for(status, body)
         return str(body["message"])
+
+    async def send_feedback(
+        self, conversation_id: str, useful: bool, comment: str | None = None
+    ) -> bool:
+        """Record the answer to « Ces informations vous ont-elles été utiles ? » (a second
+        call for the same conversation updates it); False when it could not be recorded."""
+        payload = {"conversation_id": conversation_id[:128], "useful": useful, "comment": comment}
+        try:
+            status, _ = await self._post("/api/v1/feedback", payload)
+        except ServiceUnavailable:
+            return False
+        if status >= 400:
+            log.warning("feedback answered %s", status)
+            return False
+        return True
 
     async def create_handoff(
         self, handoff: dict[str, Any], *, client_address: str | None = None

@@ -139,7 +139,7 @@ def _under(base_url: str, path: str) -> str:
 
 
 NOT_ALLOWED = (
-    "Je ne peux pas récupérer ce fichier : il ne provient pas de notre service d'envoi "
+    "Je ne peux pas récupérer ce fichier : il ne provient pas de notre service d'envoi "
     "sécurisé. Envoyez-le directement dans la conversation, avec le bouton trombone."
 )
 UNREACHABLE = (

@@ -231,3 +231,15 @@ async def forget_expired_sessions(session: AsyncSession, now: datetime) -> int:
     result = await session.execute(delete(AgentSession).where(AgentSession.expires_at <= now))
     await session.commit()
     return result.rowcount or 0
+
+
+async def any_logged_in(session: AsyncSession, now: datetime) -> bool:
+    """Whether an enabled advisor has an unexpired console session: without one, no live
+    queue is promised (a handoff is a ticket)."""
+    found = await session.execute(
+        select(AgentSession.id)
+        .join(Agent, AgentSession.agent_id == Agent.id)
+        .where(AgentSession.expires_at > now, Agent.disabled_at.is_(None))
+        .limit(1)
+    )
+    return found.first() is not None

@@ -1,9 +1,12 @@
 """Handoffs of conversations to human advisors: the queue, tickets, taking and closing.
 
-A handoff is `waiting` in the queue when advisors are on duty, or a `ticket` (the
-support cell is e-mailed) outside opening hours; an advisor takes it (`active`), then
-hands the conversation back to the assistant or closes it (`closed`, with an
-`outcome`). Transcripts are not stored here: they stay in Rasa's tracker store.
+A handoff is `waiting` in the queue when an advisor is logged in within opening hours,
+else a `ticket` (the support cell is e-mailed): no live queue is promised when nobody
+can answer. A waiting handoff becomes a ticket when it waited too long or the cell
+closes (`to_ticket`), and the person may leave the queue (`leave`). An advisor takes a
+handoff (`active`), then hands the conversation back to the assistant or closes it
+(`closed`, with an `outcome`). Transcripts are not stored here: they stay in Rasa's
+tracker store.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ CLOSED = "closed"
 OPEN = (WAITING, TICKET, ACTIVE)
 HANDED_BACK = "handed_back"
 CLOSED_BY_ADVISOR = "closed_by_advisor"
+LEFT = "left"  # the person left the queue before an advisor took it
 
 REASONS = {
     "user_request": "Le client a demandé à parler à un conseiller",
@@ -55,14 +59,20 @@ REASONS = {
 }
 STATUSES = {
     WAITING: "En attente",
-    TICKET: "Ticket (hors horaires)",
+    TICKET: "Ticket",
     ACTIVE: "En cours",
     CLOSED: "Close",
 }
 OUTCOMES = {
     HANDED_BACK: "Rendue à l'assistant",
     CLOSED_BY_ADVISOR: "Close par le conseiller",
+    LEFT: "Quittée par le client avant sa prise en charge",
 }
+# Why a handoff is a ticket, as the support cell's e-mail says it.
+OUTSIDE_HOURS = "en dehors des horaires d'ouverture de la cellule dédiée aux espaces clients"
+NO_ADVISOR = "alors qu'aucun conseiller n'était connecté"
+WAITED_TOO_LONG = "et a attendu {minutes} min dans la file d'attente sans être pris en charge"
+AT_CLOSING = "et attendait encore dans la file d'attente à la fermeture de la cellule"
 FIGURES_PERIOD = timedelta(days=7)
 RECENTLY_CLOSED = 20
 
@@ -141,7 +151,7 @@ async def open_handoff(
     limits: HandoffLimits | None = None,
     ticket_message: Callable[[Handoff], EmailMessage] | None = None,
 ) -> Opened:
-    """Queue the conversation for an advisor, or make a ticket when none is on duty; a
+    """Queue the conversation for an advisor, or make a ticket when none can answer; a
     conversation with an open handoff (waiting, active or ticket) gets that one back,
     uncounted. A new ticket's e-mail to the support cell (`ticket_message`) is queued
     in the outbox in the ticket's transaction.
@@ -309,6 +319,95 @@ async def close(
     log.info("handoff %s closed by agent %s: %s", reference, agent.id, outcome)
 
 
+LEFT_TOO_LATE = "Un conseiller a déjà pris en charge cette conversation."
+NOTHING_TO_LEAVE = "Cette conversation n'attend pas de conseiller."
+
+
+async def leave(session: AsyncSession, conversation_id: str, now: datetime) -> Handoff:
+    """The person left the queue: a waiting handoff is closed (`left`); a ticket stays
+    open for the support cell, the person goes back to the assistant meanwhile.
+
+    Raises:
+        NotFound: the conversation has no open handoff.
+        HandoffConflict: an advisor has taken it (the message goes to the advisor).
+    """
+    for _ in range(2):
+        handoff = await _open_for(session, conversation_id)
+        if handoff is None:
+            raise NotFound(NOTHING_TO_LEAVE)
+        if handoff.status == ACTIVE:
+            raise HandoffConflict(LEFT_TOO_LATE)
+        if handoff.status == TICKET:
+            return handoff
+        left = await session.execute(
+            update(Handoff)
+            .where(Handoff.id == handoff.id, Handoff.status == WAITING)
+            .values(status=CLOSED, outcome=LEFT, closed_at=now, open_conversation_id=None)
+            .execution_options(synchronize_session=False)
+        )
+        await session.commit()
+        if left.rowcount == 1:
+            await session.refresh(handoff)
+            log.info("handoff %s left by the person", handoff.reference)
+            return handoff
+        session.expire_all()  # taken meanwhile, or turned into a ticket: look again
+    raise HandoffConflict(LEFT_TOO_LATE)
+
+
+async def overdue(
+    session: AsyncSession, now: datetime, *, max_wait: timedelta, advisors_on_duty: bool
+) -> list[Handoff]:
+    """Waiting handoffs that must become tickets: all of them when no advisor can answer
+    (closing time, nobody logged in), else those that waited `max_wait`."""
+    query = select(Handoff).where(Handoff.status == WAITING)
+    if advisors_on_duty:
+        query = query.where(Handoff.created_at <= now - max_wait)
+    return list((await session.execute(query.order_by(Handoff.created_at))).scalars())
+
+
+async def to_ticket(session: AsyncSession, handoff: Handoff) -> bool:
+    """Turn a waiting handoff into a ticket; False when it no longer waits (taken or
+    left meanwhile). The caller tells the person, then queues the cell's e-mail
+    (`queue_ticket_email`), or puts it back in the queue (`back_to_queue`)."""
+    changed = await session.execute(
+        update(Handoff)
+        .where(Handoff.id == handoff.id, Handoff.status == WAITING)
+        .values(status=TICKET)
+        .execution_options(synchronize_session=False)
+    )
+    await session.commit()
+    if changed.rowcount != 1:
+        return False
+    log.info("handoff %s turned into a ticket", handoff.reference)
+    return True
+
+
+async def back_to_queue(session: AsyncSession, handoff: Handoff) -> None:
+    """Undo `to_ticket` when the person could not be told (Rasa unreachable): the next
+    run tries again."""
+    await session.execute(
+        update(Handoff)
+        .where(Handoff.id == handoff.id, Handoff.status == TICKET, Handoff.agent_id.is_(None))
+        .values(status=WAITING)
+        .execution_options(synchronize_session=False)
+    )
+    await session.commit()
+
+
+async def queue_ticket_email(
+    session: AsyncSession,
+    handoff: Handoff,
+    now: datetime,
+    ticket_message: Callable[[Handoff], EmailMessage],
+) -> OutboxMessage:
+    """The support cell's e-mail about a ticket, in the outbox."""
+    email = outbox.enqueue(
+        session, outbox.HANDOFF_TICKET, ticket_message(handoff), now, handoff_id=handoff.id
+    )
+    await session.commit()
+    return email
+
+
 def waiting_time(handoff: Handoff, now: datetime) -> timedelta:
     """How long the user waited for an advisor (still waiting: until `now`)."""
     return (handoff.taken_at or handoff.closed_at or now) - handoff.created_at
@@ -356,7 +455,7 @@ async def queue(session: AsyncSession, now: datetime) -> Queue:
             select(Handoff.status, Handoff.outcome).where(Handoff.created_at > since)
         )
     ).all()
-    by_outcome = {HANDED_BACK: 0, CLOSED_BY_ADVISOR: 0, "open": 0}
+    by_outcome = {HANDED_BACK: 0, CLOSED_BY_ADVISOR: 0, LEFT: 0, "open": 0}
     for status, outcome in recent:
         key = outcome if status == CLOSED and outcome in by_outcome else "open"
         by_outcome[key] += 1

@@ -37,14 +37,16 @@ from bot.schemas import (
     DocumentClaimIn,
     DocumentIn,
     EmailCheckIn,
+    FeedbackIn,
     HandoffIn,
+    HandoffLeaveIn,
     RegistrationIn,
     ResendIn,
     VerifyCompanyIn,
     invalid_fields,
     parse,
 )
-from bot.services import accounts, documents, handoffs
+from bot.services import accounts, agents, documents, feedback, handoffs
 from bot.web.forms import FILE_FIELD, file_too_large, read_form
 from bot.web.keys import CIPHER, CLOCK, MAILER, POLICY, SESSIONS, SETTINGS
 from bot.web.middlewares import CLIENT_ID
@@ -297,18 +299,18 @@ _HANDOFF_STATUS = {
 }
 
 
-def console_link(request: web.Request, handoff: Handoff) -> str:
-    return f"{request.app[SETTINGS].public_base_url}/agent/handoffs/{handoff.reference}"
+def console_link(app: web.Application, handoff: Handoff) -> str:
+    return f"{app[SETTINGS].public_base_url}/agent/handoffs/{handoff.reference}"
 
 
-def _ticket_message(request: web.Request, opens_at: datetime | None) -> Any:
+def ticket_message(app: web.Application, now: datetime, opens_at: datetime | None, why: str) -> Any:
     """How the service builds the support cell's e-mail it queues with a new ticket."""
-    mailer, now = request.app[MAILER], request.app[CLOCK]()
+    mailer = app[MAILER]
 
     def build(handoff: Handoff) -> EmailMessage:
         summary = handoffs.summary_of(handoff)
         mail = HandoffTicketEmail(
-            to=request.app[SETTINGS].support_email,
+            to=app[SETTINGS].support_email,
             reference=handoff.reference,
             reason=handoffs.REASONS[handoff.reason],
             created_at=handoff.created_at,
@@ -316,8 +318,9 @@ def _ticket_message(request: web.Request, opens_at: datetime | None) -> Any:
             done=summary["done"],
             blocking=summary["blocking"],
             fields=[(str(f.get("label", "")), str(f.get("value", ""))) for f in summary["fields"]],
-            link=console_link(request, handoff),
+            link=console_link(app, handoff),
             opens_at=opens_at,
+            why=why,
         )
         return mailer.handoff_ticket_message(mail, now)
 
@@ -325,15 +328,20 @@ def _ticket_message(request: web.Request, opens_at: datetime | None) -> Any:
 
 
 async def create_handoff(request: web.Request) -> web.Response:
-    """Queue a conversation for an advisor, or make a ticket outside opening hours."""
+    """Queue a conversation for an advisor, or make a ticket when none can answer live:
+    outside opening hours, or while no advisor is logged in to the console."""
     body = await read_json(request)
     reason = body.get("reason") if isinstance(body, dict) else None
     if isinstance(reason, str) and reason.strip() not in HANDOFF_REASONS:
         raise UnknownHandoffReason()
     payload = parse(HandoffIn, body)
     hours, now = request.app[SETTINGS].opening_hours, request.app[CLOCK]()
-    advisors_open = hours.is_open(now)
+    within_hours = hours.is_open(now)
     async with request.app[SESSIONS]() as session:
+        advisors_open = within_hours and await agents.any_logged_in(session, now)
+        # Outside hours, when the cell opens again; within them, as soon as one logs in.
+        opens_at = None if within_hours else hours.next_opening(now)
+        why = handoffs.NO_ADVISOR if within_hours else handoffs.OUTSIDE_HOURS
         opened = await handoffs.open_handoff(
             session,
             payload,
@@ -342,12 +350,13 @@ async def create_handoff(request: web.Request) -> web.Response:
             limits=request.app[POLICY].handoff_limits,
             ticket_message=None
             if advisors_open
-            else _ticket_message(request, hours.next_opening(now)),
+            else ticket_message(request.app, now, opens_at, why),
         )
     handoff = opened.handoff
     if opened.created:
         request.app[METRICS].handoffs.labels(handoff.reason).inc()
-    opens_at = hours.next_opening(now) if handoff.status == handoffs.TICKET else None
+    if handoff.status != handoffs.TICKET:
+        opens_at = None
     if opened.email is not None:
         await _deliver(request, [opened.email])
     return json_response(
@@ -360,3 +369,21 @@ async def create_handoff(request: web.Request) -> web.Response:
         },
         status=201 if opened.created else 200,
     )
+
+
+async def leave_handoff_queue(request: web.Request) -> web.Response:
+    """The person left the queue (« Revenir à l'assistant », seen by the Rasa process
+    before the paused conversation would ignore it): a waiting handoff is closed."""
+    payload = parse(HandoffLeaveIn, await read_json(request))
+    async with request.app[SESSIONS]() as session:
+        handoff = await handoffs.leave(session, payload.conversation_id, request.app[CLOCK]())
+    status = "left" if handoff.status == handoffs.CLOSED else _HANDOFF_STATUS[handoff.status]
+    return json_response({"id": handoff.reference, "status": status})
+
+
+async def record_feedback(request: web.Request) -> web.Response:
+    """« Ces informations vous ont-elles été utiles ? »: one answer per conversation."""
+    payload = parse(FeedbackIn, await read_json(request))
+    async with request.app[SESSIONS]() as session:
+        recorded = await feedback.record(session, payload, request.app[CLOCK]())
+    return json_response({"id": recorded.feedback_id}, status=201 if recorded.created else 200)

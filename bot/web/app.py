@@ -23,7 +23,7 @@ from bot.rasa_client import RasaClient
 from bot.schemas import HANDOFF_REASONS
 from bot.services import accounts, agents, contracts, handoffs
 from bot.settings import DEFAULT_DEV_TOKEN, Settings
-from bot.web import agent_auth, middlewares
+from bot.web import agent_auth, handoff_queue, middlewares
 from bot.web.keys import (
     CIPHER,
     CLOCK,
@@ -115,12 +115,15 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> web.
     setup_routes(app)
     app[PURGE_STOP] = asyncio.Event()
     app[OUTBOX_STOP] = asyncio.Event()
+    app[handoff_queue.QUEUE_STOP] = asyncio.Event()
     app.on_shutdown.append(_stop_purge)
     app.on_shutdown.append(_stop_outbox)
+    app.on_shutdown.append(handoff_queue.stop_queue_check)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_rasa_client)
     app.cleanup_ctx.append(_outbox_sender)
     app.cleanup_ctx.append(_periodic_purge)
+    app.cleanup_ctx.append(handoff_queue.periodic_queue_check)
     app.cleanup_ctx.append(inspection_pool)
     return app
 

@@ -14,7 +14,7 @@ from bot.errors import AssistantUnavailable, NotFound
 from bot.french import french_duration
 from bot.models import Agent, Handoff
 from bot.schemas import AdvisorReplyIn, parse
-from bot.services import audit, handoffs
+from bot.services import audit, feedback, handoffs
 from bot.web.agent_auth import current_agent
 from bot.web.api import read_json
 from bot.web.keys import CLOCK, RASA, SESSIONS
@@ -82,6 +82,7 @@ async def queue_json(request: web.Request) -> web.Response:
     agent, now = current_agent(request), request.app[CLOCK]()
     async with request.app[SESSIONS]() as session:
         queue = await handoffs.queue(session, now)
+        satisfaction = await feedback.satisfaction(session, now - handoffs.FIGURES_PERIOD)
     median = queue.median_wait
     return json_response(
         {
@@ -95,6 +96,10 @@ async def queue_json(request: web.Request) -> web.Response:
                 "by_outcome": queue.by_outcome,
                 "median_wait_seconds": int(median.total_seconds()) if median is not None else None,
                 "median_wait_text": french_duration(median) if median is not None else None,
+                "feedback_answered": satisfaction.answered,
+                "feedback_useful": satisfaction.useful,
+                "satisfaction_rate": satisfaction.rate,
+                "satisfaction_text": satisfaction.text(),
             },
         }
     )

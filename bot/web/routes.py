@@ -28,6 +28,8 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/uploads/{token}", uploads.read_upload)
     app.router.add_delete("/uploads/{token}", uploads.delete_upload)
     app.router.add_post("/api/v1/handoffs", api.create_handoff)
+    app.router.add_post("/api/v1/handoffs/leave", api.leave_handoff_queue)
+    app.router.add_post("/api/v1/feedback", api.record_feedback)
     # The agent console: pages, then the JSON API behind them.
     app.router.add_get("/agent/login", agent_auth.login_page)
     app.router.add_post("/agent/login", agent_auth.log_in)

@@ -68,7 +68,7 @@ async def test_submission_creates_the_account_and_masks_the_email(
     slots = slot_events(events)
     assert slots["registration_status"] == "created"
     assert slots["registration_login"].startswith("EC")
-    assert messages == ["utter_registration_created"]
+    assert messages == ["utter_registration_created", "utter_ask_feedback"]
     assert dispatcher.messages[0]["email"] == "e***e@exemple-industries.fr"
     assert len(service.outbox_messages()) == 1
 

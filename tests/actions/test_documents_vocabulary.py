@@ -29,8 +29,8 @@ def test_accepted_documents_are_recognised(typed: str, expected: tuple) -> None:
 @pytest.mark.parametrize(
     ("typed", "expected"),
     [
-        ("mon permis de conduire", "« permis de conduire » n'est pas accepté"),
-        ("carte vitale", "« carte Vitale » n'est pas accepté"),
+        ("mon permis de conduire", "«\u00a0permis de conduire\u00a0» n'est pas accepté"),
+        ("carte vitale", "«\u00a0carte Vitale\u00a0» n'est pas accepté"),
         ("une carte d'identité belge", "Seule la carte d'identité française"),
         ("titre de séjour espagnol", "délivré par la France"),
         ("passeport marocain", "(Maroc) n'est pas accepté"),

@@ -12,7 +12,6 @@ from actions.clients.account_service import AccountServiceClient
 from actions.handoff import (
     ActionAdvisorHandback,
     ActionDeclineHandoff,
-    ActionFallback,
     ActionHandoff,
     ActionOfferHandoff,
     handoff_request,
@@ -116,7 +115,7 @@ async def test_third_failure_offers_an_advisor(domain: dict) -> None:
     slots, messages = await validate(
         domain, slot("failed_attempts", {"siren": 2}), slot("requested_slot", "siren"), user("123")
     )
-    assert messages[1:] == ["utter_help_siren", "utter_offer_advisor"]
+    assert messages[1:] == ["utter_offer_advisor"]
     assert (slots["handoff_offered"], slots["handoff_reason"]) == (True, "repeated_failures")
 
 
@@ -135,36 +134,6 @@ async def test_contract_check_with_the_service_down_offers_an_advisor(
     assert "indisponible" in messages[0]
     assert messages[1:] == ["utter_offer_advisor"]
     assert (slots["handoff_offered"], slots["handoff_reason"]) == (True, "service_unavailable")
-
-
-# Misunderstanding.
-
-
-async def test_one_message_not_understood_asks_to_rephrase(domain: dict) -> None:
-    events, messages = await run(
-        ActionFallback(), domain, user("bonjour", "greet"), user("zrtq pmlk", "nlu_fallback")
-    )
-    assert messages == ["utter_default"]
-    assert slot_events(events) == {"handoff_offered": None}
-
-
-async def test_two_messages_not_understood_in_a_row_offer_an_advisor(domain: dict) -> None:
-    events, messages = await run(
-        ActionFallback(), domain, user("zrtq", "nlu_fallback"), user("pmlk vbn", "nlu_fallback")
-    )
-    assert messages == ["utter_offer_advisor_after_misunderstanding"]
-    assert slot_events(events) == {"handoff_offered": True, "handoff_reason": "misunderstanding"}
-
-
-async def test_misunderstandings_apart_do_not_offer(domain: dict) -> None:
-    _, messages = await run(
-        ActionFallback(),
-        domain,
-        user("zrtq", "nlu_fallback"),
-        user("bonjour", "greet"),
-        user("pmlk vbn", "nlu_fallback"),
-    )
-    assert messages == ["utter_default"]
 
 
 # The outage at submission.

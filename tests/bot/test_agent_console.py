@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from bot.rasa_client import RESUME_EVENTS
 from bot.services import agents
 from bot.settings import Settings
 from bot.web.app import create_app
+from bot.web.handoff_queue import expire_queue
 from bot.web.keys import SESSIONS
 from tests.conftest import MovableClock, Service, free_port, start_service
 
@@ -502,7 +503,12 @@ async def test_the_queue_lists_and_counts_handoffs(
     assert [item["id"] for item in queue["closed"]] == [second, first]
     assert queue["closed"][0]["outcome_text"] == "Close par le conseiller"
     figures = queue["figures"]
-    assert figures["by_outcome"] == {"handed_back": 1, "closed_by_advisor": 1, "open": 1}
+    assert figures["by_outcome"] == {
+        "handed_back": 1,
+        "closed_by_advisor": 1,
+        "left": 0,
+        "open": 1,
+    }
     # Waits of 3 and 4 minutes.
     assert (figures["median_wait_seconds"], figures["median_wait_text"]) == (210, "3 min 30 s")
 
@@ -805,6 +811,162 @@ async def test_a_wait_of_zero_is_a_figure_too(console: Service, browsers: Any) -
     _, queue, _ = await claire.get("/agent/api/queue")
     assert queue["figures"]["median_wait_seconds"] == 0
     assert queue["figures"]["median_wait_text"] == "0 s"
+
+
+async def test_the_figures_show_the_satisfaction_of_the_same_7_days(
+    console: Service, browsers: Any, clock: MovableClock
+) -> None:
+    claire = await advisor(console, browsers, "claire", "Claire Martin")
+    _, queue, _ = await claire.get("/agent/api/queue")
+    assert queue["figures"]["satisfaction_rate"] is None
+    assert queue["figures"]["satisfaction_text"] is None
+    await console.post("/api/v1/feedback", {"conversation_id": "old", "useful": False})
+    clock.advance(days=7, seconds=1)  # out of the figures' period
+    for conversation, useful in (("a", True), ("b", True), ("c", False)):
+        body = {"conversation_id": conversation, "useful": useful}
+        assert (await console.post("/api/v1/feedback", body))[0] == 201
+    assert await claire.log_in("claire") == 303  # the first session has expired
+    _, queue, _ = await claire.get("/agent/api/queue")
+    figures = queue["figures"]
+    assert (figures["feedback_answered"], figures["feedback_useful"]) == (3, 2)
+    assert figures["satisfaction_rate"] == pytest.approx(2 / 3)
+    assert figures["satisfaction_text"] == "67\u00a0% (2 sur 3)"
+    status, page, _ = await claire.get("/agent")
+    assert status == 200 and 'id="figure-satisfaction"' in page and 'id="figure-left"' in page
+    _, script, _ = await claire.get("/agent/console.js")
+    assert "satisfaction_text" in script
+
+
+# ---- The queue never traps anyone -----------------------------------------------------
+
+
+TICKET_INTENT = {"name": "EXTERNAL_handoff_ticket"}
+
+
+async def test_a_handoff_waiting_10_minutes_becomes_a_ticket_and_the_assistant_resumes(
+    console: Service, browsers: Any, rasa: FakeRasa, clock: MovableClock
+) -> None:
+    claire = await advisor(console, browsers, "claire", "Claire Martin")
+    reference = await hand_off(console)
+    clock.advance(minutes=9, seconds=59)
+    assert await expire_queue(console.app) == 0
+    assert rasa.said("conv-1") == [] and (await row(console, reference)).status == "waiting"
+
+    clock.advance(seconds=1)
+    assert await expire_queue(console.app) == 1
+    resume, trigger = rasa.said("conv-1")
+    assert (resume.body, resume.query) == (RESUME_EVENTS, {"token": RASA_TOKEN})
+    assert trigger.path == "/conversations/conv-1/trigger_intent"
+    # Within opening hours no time is given: an advisor calls back as soon as one can.
+    assert (trigger.body, trigger.query) == (
+        TICKET_INTENT,
+        {"output_channel": "latest", "token": RASA_TOKEN},
+    )
+    assert (await row(console, reference)).status == "ticket"
+    [message] = console.outbox_messages()
+    assert reference in message["Subject"]
+    assert "a attendu 10 min dans la file d'attente" in message.get_content()
+    assert await expire_queue(console.app) == 0, "once"
+
+    # The ticket is in the console, and an advisor may still take it.
+    _, queue, _ = await claire.get("/agent/api/queue")
+    assert queue["waiting"] == [] and [t["id"] for t in queue["tickets"]] == [reference]
+    assert (await claire.post(f"/agent/api/handoffs/{reference}/take"))[0] == 200
+    assert rasa.said("conv-1")[-2].body == [{"event": "pause"}]
+
+
+async def test_at_closing_time_the_queue_becomes_tickets_that_say_when_advisors_return(
+    console: Service, browsers: Any, rasa: FakeRasa, clock: MovableClock
+) -> None:
+    await advisor(console, browsers, "claire", "Claire Martin")
+    clock.now = datetime(2026, 12, 1, 17, 58, tzinfo=PARIS)  # a Tuesday
+    first = await hand_off(console, "conv-1")
+    second = await hand_off(console, "conv-2")
+    assert await expire_queue(console.app) == 0
+    clock.advance(minutes=2)
+    assert await expire_queue(console.app) == 2
+    for conversation in ("conv-1", "conv-2"):
+        _, trigger = rasa.said(conversation)
+        assert trigger.body == {**TICKET_INTENT, "entities": {"opens_at": "demain à 9 h"}}
+    assert {(await row(console, ref)).status for ref in (first, second)} == {"ticket"}
+    texts = [message.get_content() for message in console.outbox_messages()]
+    assert len(texts) == 2
+    assert all("à la fermeture de la cellule" in text for text in texts)
+    reopens = "La cellule ouvre à nouveau le mercredi 2 décembre 2026 à 9 h"
+    assert all(reopens in text for text in texts)
+
+
+async def test_when_the_last_advisor_logs_out_the_queue_becomes_tickets(
+    console: Service, browsers: Any, rasa: FakeRasa
+) -> None:
+    claire = await advisor(console, browsers, "claire", "Claire Martin")
+    reference = await hand_off(console)
+    assert await expire_queue(console.app) == 0
+    assert (await claire.post("/agent/logout"))[0] in (200, 303)
+    assert await expire_queue(console.app) == 1
+    assert (await row(console, reference)).status == "ticket"
+    [message] = console.outbox_messages()
+    assert "alors qu'aucun conseiller n'était connecté" in message.get_content()
+
+
+async def test_a_handoff_taken_or_left_meanwhile_is_not_turned_into_a_ticket(
+    console: Service, browsers: Any, rasa: FakeRasa, clock: MovableClock
+) -> None:
+    claire = await advisor(console, browsers, "claire", "Claire Martin")
+    taken = await hand_off(console, "conv-1")
+    left = await hand_off(console, "conv-2")
+    assert (await claire.post(f"/agent/api/handoffs/{taken}/take"))[0] == 200
+    assert (await console.post("/api/v1/handoffs/leave", {"conversation_id": "conv-2"}))[0] == 200
+    clock.advance(minutes=30)
+    assert await expire_queue(console.app) == 0
+    assert (await row(console, taken)).status == "active"
+    assert (await row(console, left)).outcome == "left"
+    assert not any(call.path.endswith("trigger_intent") for call in rasa.calls)
+
+
+async def test_when_rasa_cannot_be_told_the_handoff_stays_queued_until_it_can(
+    console: Service, browsers: Any, rasa: FakeRasa, clock: MovableClock
+) -> None:
+    await advisor(console, browsers, "claire", "Claire Martin")
+    reference = await hand_off(console)
+    clock.advance(minutes=10)
+    rasa.failing = True
+    assert await expire_queue(console.app) == 0
+    assert (await row(console, reference)).status == "waiting"
+    assert console.outbox_messages() == [], "no ticket e-mail for a person not told"
+    rasa.failing = False
+    assert await expire_queue(console.app) == 1
+    assert (await row(console, reference)).status == "ticket"
+    assert len(console.outbox_messages()) == 1
+
+
+async def test_the_web_process_checks_the_queue_on_its_own(
+    database_url: str, clock: MovableClock, tmp_path: Path, rasa: FakeRasa
+) -> None:
+    assert Settings.from_env({}).handoff_queue_max_wait == timedelta(minutes=10)
+    settings = Settings.from_env({"HANDOFF_QUEUE_MAX_WAIT_MINUTES": "3"})
+    assert settings.handoff_queue_max_wait == timedelta(minutes=3)
+    clock.now = OPEN
+    async for service in start_service(
+        database_url,
+        clock,
+        tmp_path,
+        rasa_url=rasa.url,
+        rasa_token=RASA_TOKEN,
+        handoff_queue_max_wait=settings.handoff_queue_max_wait,
+        handoff_queue_poll_interval=timedelta(seconds=0.1),
+    ):
+        await create_agent(service, "claire", "Claire Martin")
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            assert await Browser(service.base_url, http).log_in("claire") == 303
+            reference = await hand_off(service)
+            clock.advance(minutes=3)
+            for _ in range(100):
+                if (await row(service, reference)).status == "ticket":
+                    break
+                await asyncio.sleep(0.05)
+            assert (await row(service, reference)).status == "ticket"
+            assert rasa.said("conv-1")[-1].body == TICKET_INTENT
 
 
 # ---- Command line -------------------------------------------------------------------------

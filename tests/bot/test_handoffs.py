@@ -1,12 +1,13 @@
 """`POST /api/v1/handoffs`: the assistant hands a conversation to a human advisor; queued
-within opening hours, a ticket e-mailed to the support cell outside them."""
+while an advisor is logged in within opening hours, else a ticket e-mailed to the
+support cell. `POST /api/v1/handoffs/leave`: the person leaves the queue."""
 
 from __future__ import annotations
 
 import asyncio
 import copy
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,14 @@ from sqlalchemy.engine import Connection
 
 from bot.db import alembic_config, make_engine, migrate
 from bot.french import PARIS
-from bot.models import Handoff
-from bot.web.keys import SESSIONS
+from bot.models import Agent, Handoff
+from bot.services import agents, handoffs
+from bot.web.keys import LOGIN_POLICY, SESSIONS
 from tests.conftest import MovableClock, Service, start_service
 
 HANDOFFS = "/api/v1/handoffs"
+LEAVE = "/api/v1/handoffs/leave"
+PASSWORD = "correct horse battery"
 # A Tuesday morning, within the default hours (mon-fri 09:00-18:00), and a Friday evening.
 OPEN = datetime(2026, 12, 1, 10, 0, tzinfo=PARIS).astimezone(timezone.utc)
 CLOSED = datetime(2026, 12, 4, 19, 0, tzinfo=PARIS).astimezone(timezone.utc)
@@ -62,10 +66,26 @@ async def stored(service: Service, reference: str) -> Handoff:
     return row
 
 
+async def log_in_advisor(service: Service, clock: MovableClock, login: str = "claire") -> Agent:
+    """An advisor logged in to the console, as the login form does it."""
+    async with service.app[SESSIONS]() as session:
+        agent = await agents.create_agent(session, login, "Claire Martin", PASSWORD, clock())
+        await agents.log_in(
+            session,
+            login,
+            PASSWORD,
+            client_key="client:test",
+            policy=service.app[LOGIN_POLICY],
+            now=clock(),
+        )
+    return agent
+
+
 async def test_within_opening_hours_the_conversation_is_queued(
     service: Service, clock: MovableClock
 ) -> None:
     clock.now = OPEN
+    await log_in_advisor(service, clock)
     status, body = await service.post(HANDOFFS, handoff())
     assert status == 201
     assert body["id"].startswith("hof_")
@@ -112,8 +132,49 @@ async def test_outside_opening_hours_a_ticket_is_emailed(
         assert f"- {field['label']} : {field['value']}" in text
     assert "lundi 7 décembre 2026 à 9 h" in text
     assert "vendredi 4 décembre 2026 à 19 h" in text
+    assert "en dehors des horaires d'ouverture de la cellule" in text
     for absent in ("conv-handoff-1", "/uploads/", "Lefèvre", "emilie.lefevre"):
         assert absent not in text
+
+
+@pytest.mark.parametrize("advisor", ["none", "session_expired", "disabled"])
+async def test_within_opening_hours_without_an_advisor_logged_in_a_ticket_is_emailed(
+    service: Service, clock: MovableClock, advisor: str
+) -> None:
+    if advisor == "session_expired":
+        clock.now = OPEN - timedelta(hours=12, seconds=1)  # sessions last 12 hours
+        await log_in_advisor(service, clock)
+    if advisor == "disabled":
+        clock.now = OPEN - timedelta(hours=1)
+        agent = await log_in_advisor(service, clock)
+        async with service.app[SESSIONS]() as session:
+            await agents.disable_agent(session, agent.login, clock())
+    clock.now = OPEN
+    status, body = await service.post(HANDOFFS, handoff())
+    assert status == 201
+    # No time to give: an advisor comes back as soon as one logs in.
+    assert (body["status"], body["position"], body["opens_at"], body["opens_at_text"]) == (
+        "ticket",
+        None,
+        None,
+        None,
+    )
+    assert (await stored(service, body["id"])).status == "ticket"
+    [message] = service.outbox_messages()
+    text = message.get_content()
+    assert "alors qu'aucun conseiller n'était connecté" in text
+    assert "ouvre à nouveau" not in text
+    assert f"{service.base_url}/agent/handoffs/{body['id']}" in text
+
+
+async def test_a_logged_in_advisor_outside_opening_hours_gets_a_ticket(
+    service: Service, clock: MovableClock
+) -> None:
+    clock.now = CLOSED
+    await log_in_advisor(service, clock)
+    status, body = await service.post(HANDOFFS, handoff())
+    assert (status, body["status"]) == (201, "ticket")
+    assert body["opens_at_text"] == "lundi 7 décembre à 9 h"
 
 
 async def test_the_support_address_is_a_setting(
@@ -156,6 +217,7 @@ async def test_concurrent_calls_for_one_conversation_open_one_handoff(
     service: Service, clock: MovableClock
 ) -> None:
     clock.now = OPEN
+    await log_in_advisor(service, clock)
     answers = await asyncio.gather(*(service.post(HANDOFFS, handoff()) for _ in range(5)))
     assert sorted(status for status, _ in answers) == [200, 200, 200, 200, 201]
     assert len({body["id"] for _, body in answers}) == 1
@@ -237,3 +299,74 @@ async def test_migration_0003_up_and_down(database_url: str) -> None:
         assert tables <= names
     finally:
         await engine.dispose()
+
+
+# ---- Leaving the queue ----------------------------------------------------------------
+
+
+async def test_leaving_the_queue_closes_the_waiting_handoff(
+    service: Service, clock: MovableClock
+) -> None:
+    clock.now = OPEN
+    await log_in_advisor(service, clock)
+    _, first = await service.post(HANDOFFS, handoff())
+    _, second = await service.post(HANDOFFS, handoff(conversation_id="conv-handoff-2"))
+    assert second["position"] == 2
+    clock.advance(minutes=3)
+    status, body = await service.post(LEAVE, {"conversation_id": "conv-handoff-1"})
+    assert (status, body) == (200, {"id": first["id"], "status": "left"})
+    row = await stored(service, first["id"])
+    assert (row.status, row.outcome, row.closed_at) == ("closed", "left", clock())
+    assert row.agent_id is None
+    # The next one moves up, and the conversation may ask for an advisor again.
+    _, again = await service.post(HANDOFFS, handoff(conversation_id="conv-handoff-2"))
+    assert (again["id"], again["position"]) == (second["id"], 1)
+    _, new = await service.post(HANDOFFS, handoff())
+    assert new["id"] != first["id"] and new["status"] == "queued"
+    assert service.outbox_messages() == []
+
+
+async def test_leaving_twice_or_without_a_handoff_is_a_404(
+    service: Service, clock: MovableClock
+) -> None:
+    clock.now = OPEN
+    await log_in_advisor(service, clock)
+    await service.post(HANDOFFS, handoff())
+    assert (await service.post(LEAVE, {"conversation_id": "conv-handoff-1"}))[0] == 200
+    for conversation in ("conv-handoff-1", "conv-never-handed-off"):
+        status, body = await service.post(LEAVE, {"conversation_id": conversation})
+        assert (status, body["error"]["code"]) == (404, "not_found")
+        assert "n'attend pas de conseiller" in body["error"]["message"]
+
+
+async def test_a_ticket_stays_for_the_support_cell_when_the_person_leaves(
+    service: Service, clock: MovableClock
+) -> None:
+    clock.now = CLOSED
+    _, ticket = await service.post(HANDOFFS, handoff())
+    status, body = await service.post(LEAVE, {"conversation_id": "conv-handoff-1"})
+    assert (status, body) == (200, {"id": ticket["id"], "status": "ticket"})
+    assert (await stored(service, ticket["id"])).status == "ticket"
+
+
+async def test_a_conversation_an_advisor_took_is_not_left(
+    service: Service, clock: MovableClock
+) -> None:
+    clock.now = OPEN
+    agent = await log_in_advisor(service, clock)
+    _, body = await service.post(HANDOFFS, handoff())
+    async with service.app[SESSIONS]() as session:
+        await handoffs.take(session, body["id"], agent, clock())
+    status, answer = await service.post(LEAVE, {"conversation_id": "conv-handoff-1"})
+    assert (status, answer["error"]["code"]) == (409, "handoff_conflict")
+    assert "déjà pris en charge" in answer["error"]["message"]
+    assert (await stored(service, body["id"])).status == "active"
+
+
+async def test_leaving_needs_the_token_and_a_conversation_id(service: Service) -> None:
+    body = {"conversation_id": "conv-handoff-1"}
+    async with service.http.post(service.base_url + LEAVE, json=body) as response:
+        assert response.status == 401
+    for invalid in ({}, {"conversation_id": ""}, {"conversation_id": 3}):
+        status, answer = await service.post(LEAVE, invalid)
+        assert (status, answer["error"]["code"]) == (422, "invalid_field")

@@ -97,7 +97,8 @@ async def test_a_cancel_erases_the_conversation_s_unclaimed_documents(
     status, answer = await service.post(
         "/api/v1/conversations/erase", {"conversation_id": "conv-9"}
     )
-    assert (status, answer) == (200, {"erased": {"documents": 1, "uploads": 0, "handoffs": 0}})
+    erased = {"documents": 1, "uploads": 0, "handoffs": 0, "feedback": 0}
+    assert (status, answer) == (200, {"erased": erased})
     status, _ = await service.post("/api/v1/registrations", body, headers={"Idempotency-Key": "k"})
     assert status != 201, "the document is gone"
     async with service.app[SESSIONS]() as session:

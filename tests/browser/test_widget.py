@@ -145,6 +145,14 @@ async def test_a_reload_keeps_the_conversation_which_goes_on(
     await expect(widget.panel).to_be_visible()
     assert await widget.log.inner_text() == shown
     await expect(widget.bot_messages.last).to_contain_text("Quel est votre prénom")
+    # The latest message is in view, not the top of the conversation.
+    log = await widget.log.element_handle()
+    assert await log.evaluate("log => log.scrollHeight > log.clientHeight"), "longer than the panel"
+    await page.wait_for_function(
+        "log => log.scrollHeight - log.scrollTop - log.clientHeight < 2", arg=log
+    )
+    await expect(widget.bot_messages.last).to_be_in_viewport()
+    await expect(widget.bot_messages.first).not_to_be_in_viewport()
     await expect(page.locator(".ecw-reply")).to_have_count(0)  # answered before the reload
     await page.screenshot(path=screenshots / "reload.png")
     await widget.say("Paul", "date de naissance")

@@ -27,14 +27,9 @@ async def test_an_advisor_reads_and_answers_a_conversation_through_nginx(
     )  # fmt: skip
     assert created.returncode == 0, created.stderr[-2000:]
 
-    async with topology.session() as http:
-        person = Conversation(http, topology.base, "deploy-console-" + os.urandom(4).hex())
-        await person.answer("bonjour", "Bonjour")
-        await person.answer("je voudrais parler à un conseiller s'il vous plaît", "conseiller")
-        await person.answer("oui volontiers", "Je transmets votre demande à un conseiller")
-
     # unsafe=True: keep the cookies of an IP address (127.0.0.1), as browsers do.
     async with https_client(aiohttp.CookieJar(unsafe=True)) as advisor:
+        # Logged in first: with no advisor logged in, a request is a ticket, not queued.
         origin = {"Origin": topology.public_base_url}
         async with advisor.post(
             f"{topology.base}/agent/login",
@@ -42,6 +37,12 @@ async def test_an_advisor_reads_and_answers_a_conversation_through_nginx(
             headers=origin, allow_redirects=False,
         ) as response:  # fmt: skip
             assert response.status == 303, await response.text()
+
+        async with topology.session() as http:
+            person = Conversation(http, topology.base, "deploy-console-" + os.urandom(4).hex())
+            await person.answer("bonjour", "Bonjour")
+            await person.answer("je voudrais parler à un conseiller s'il vous plaît", "conseiller")
+            await person.answer("oui volontiers", "Je transmets votre demande à un conseiller")
         async with advisor.get(f"{topology.base}/agent/api/queue") as response:
             assert response.status == 200
             queue = await response.json()

@@ -52,9 +52,12 @@ def stack_environment(
         "ACCOUNT_SERVICE_URL": f"http://127.0.0.1:{ports['WEB_PORT']}",
         "ACCOUNT_API_TOKENS": "e2e-token",
         "ACCOUNT_API_TOKEN": "e2e-token",
-        # Advisors are always there, so that a handoff is queued whatever the time.
+        # Advisors are on duty whatever the time: a handoff is queued while one is logged in
+        # to the console (a ticket otherwise).
         "ADVISOR_OPENING_HOURS": "mon-sun 00:00-24:00",
         "ADVISOR_HOLIDAYS": "none",
+        # The queue is checked every second (a ticket once nobody can answer).
+        "HANDOFF_QUEUE_POLL_SECONDS": "1",
         # Every test of the session uploads from 127.0.0.1: one address, like a big NAT.
         "UPLOAD_MAX_PER_ADDRESS": "1000",
         # The stack's own generated tokens (Rasa's API, the action server), not var/'s.

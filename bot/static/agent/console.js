@@ -128,6 +128,8 @@
     document.getElementById("figure-closed").textContent = String(figures.by_outcome.closed_by_advisor);
     document.getElementById("figure-open").textContent = String(figures.by_outcome.open);
     document.getElementById("figure-median").textContent = figures.median_wait_text || "—";
+    document.getElementById("figure-left").textContent = String(figures.by_outcome.left);
+    document.getElementById("figure-satisfaction").textContent = figures.satisfaction_text || "—";
   }
 
   function queuePage() {

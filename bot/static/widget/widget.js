@@ -111,7 +111,7 @@
   }
 
   function isEntry(entry) {
-    return entry && typeof entry === "object" && /^(bot|user|notice)$/.test(entry.from);
+    return entry && typeof entry === "object" && /^(bot|user|advisor|notice)$/.test(entry.from);
   }
 
   var state = loadState();
@@ -308,18 +308,24 @@
   );
   var container = el("div", { class: "ecw", hidden: true }, [launcher, panel]);
   root.append(stylesheet, container);
-  // Shown once styled (or unstyled if the stylesheet cannot load: still usable).
-  stylesheet.addEventListener("load", function () {
+  // Shown once styled (or unstyled if the stylesheet cannot load: still usable). Until
+  // then nothing is laid out: the conversation restored after a reload is scrolled to its
+  // latest message only now.
+  function reveal() {
     container.hidden = false;
-  });
-  stylesheet.addEventListener("error", function () {
-    container.hidden = false;
-  });
+    scrollToEnd();
+  }
+  stylesheet.addEventListener("load", reveal);
+  stylesheet.addEventListener("error", reveal);
 
   // ---- Rendering the conversation ----
 
+  /** Show the latest message; again at the next frame, once the new rows are laid out. */
   function scrollToEnd() {
     log.scrollTop = log.scrollHeight;
+    window.requestAnimationFrame(function () {
+      log.scrollTop = log.scrollHeight;
+    });
   }
 
   function speaker(from) {
