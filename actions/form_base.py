@@ -14,6 +14,7 @@ from rasa_sdk.forms import FormValidationAction
 
 from actions import metrics
 from actions.yes_no import lexical_yes_no, yes_no_answer
+from actions.steps import STEP_OF_SLOT
 
 # Intents whose text never answers the question the form asked: digressions answered
 # by a rule, and requests handled by the validators themselves.
@@ -241,9 +242,18 @@ class BaseFormValidation(FormValidationAction, ABC):
     def phone_answer(self, slot: str, tracker: Tracker) -> dict[str, Any]:
         """A phone entity or the text, when asked for `slot` or when the user names it."""
         named = self.entity(tracker, "field") == slot
-        if tracker.get_slot("requested_slot") != slot and not named:
-            return {}
         phone = self.entity(tracker, "phone")
+        asked = tracker.get_slot("requested_slot")
+        # A step given in one message (« gérant, …, ligne directe 02 … »): the number
+        # belongs to the step's phone, even though another of its questions was asked.
+        same_step = (
+            phone is not None
+            and STEP_OF_SLOT.get(asked) == STEP_OF_SLOT[slot]
+            and tracker.get_slot(slot) is None
+            and not self.already_answered(tracker)
+        )
+        if asked != slot and not named and not same_step:
+            return {}
         if phone:
             return {slot: phone}
         text = self.answer_text(slot, tracker)

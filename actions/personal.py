@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -17,6 +18,36 @@ from bot import identifiers
 def tidy_name(name: str) -> str:
     """'DUPONT' or 'dupont' → 'Dupont'; names typed with capitals are kept as typed."""
     return name.title() if name.islower() or name.isupper() else name
+
+
+# Particles of a surname that the NLU leaves out of it: « Le Gall », « de La Tour », « d'Alembert ».
+_PARTICLES_BEFORE = re.compile(
+    r"(?:\b(?:le|la|les|de|du|des|van|von|der|den|ter|di|da|del|della|dos|ben|el|al|mac|"
+    r"saint|sainte)\s+|\bd['’]\s*)+$",
+    re.IGNORECASE,
+)
+# Words around a name typed as a sentence: « Alors, Mercier, s'il vous plaît. ».
+_FILLER_START = re.compile(r"^(?:(?:alors|euh+|bah|ben|donc|oui|ok|bon|voil[àa])\b[\s,.!:]*)+", re.I)
+_POLITE_END = re.compile(r"[\s,]*(?:s[’']il vous pla[iî]t|svp|merci(?: beaucoup)?)?[\s.!]*$", re.I)
+
+
+def tidy_name_answer(text: str) -> str:
+    """« Alors, Mercier, s'il vous plaît. » → « Mercier »; « je m'appelle Luc » → « Luc »."""
+    text = _FILLER_START.sub("", text.strip())
+    text = BaseFormValidation.strip_lead_in(text)
+    return _POLITE_END.sub("", text).strip(" ,.!")
+
+
+def with_particles(message: dict[str, Any], name: str) -> str | None:
+    """The `name` entity with the particles just before it that the NLU left out."""
+    text = message.get("text") or ""
+    for entity in message.get("entities") or []:
+        if entity.get("entity") != name or "start" not in entity or "end" not in entity:
+            continue
+        particles = _PARTICLES_BEFORE.search(text[: entity["start"]])
+        if particles:
+            return text[particles.start() : entity["end"]]
+    return None
 
 
 class PersonalDetailsValidation(BaseFormValidation):
@@ -41,12 +72,15 @@ class PersonalDetailsValidation(BaseFormValidation):
     async def extract_last_name(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return self.text_answer("last_name", tracker, ("last_name",), self.strip_lead_in)
+        whole = with_particles(tracker.latest_message or {}, "last_name")
+        if whole:
+            return {"last_name": whole}
+        return self.text_answer("last_name", tracker, ("last_name",), tidy_name_answer)
 
     async def extract_first_name(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return self.text_answer("first_name", tracker, ("first_name",), self.strip_lead_in)
+        return self.text_answer("first_name", tracker, ("first_name",), tidy_name_answer)
 
     async def validate_last_name(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

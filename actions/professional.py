@@ -26,6 +26,13 @@ _JOB_LEAD_IN = re.compile(
     r"en tant que |(?:mon poste|ma fonction)(?: c[’']est| est)?\s*:?\s*)",
     re.IGNORECASE,
 )
+_PARTS = re.compile(r"[^,;\n]+")
+# Parts that name a field or greet rather than give a job title.
+_NOT_A_TITLE = re.compile(
+    r"\b(?:bonjour|bonsoir|merci|mail|courriel|t[ée]l[ée]phone|t[ée]l|ligne|num[ée]ro|"
+    r"portable|fixe|standard)\b",
+    re.IGNORECASE,
+)
 _POLITE_END = re.compile(r"[\s,]*(?:s[’']il vous pla[iî]t|svp|merci)?[\s.!]*$", re.IGNORECASE)
 
 
@@ -34,6 +41,26 @@ def tidy_job_title(text: str) -> str:
     clientèle »."""
     text = BaseFormValidation.strip_lead_in(text)
     return _POLITE_END.sub("", _JOB_LEAD_IN.sub("", text.strip())).strip()
+
+
+def job_title_apart(message: dict[str, Any]) -> str | None:
+    """The job title of a message that gives other fields too, when it stands apart:
+    « Gérant, yann.le-gall@garage-petit.fr, ligne directe 02 98 12 34 56 » → « Gérant ».
+    The first part between commas (or semicolons) that holds none of the other fields'
+    values; None when every part holds one (the NLU's reading then stands)."""
+    text = message.get("text") or ""
+    spans = [
+        (entity["start"], entity["end"])
+        for entity in message.get("entities") or []
+        if entity.get("entity") in OTHER_FIELDS and "start" in entity and "end" in entity
+    ]
+    for part in _PARTS.finditer(text):
+        if any(start < part.end() and part.start() < end for start, end in spans):
+            continue
+        title = tidy_job_title(part.group())
+        if sum(ch.isalpha() for ch in title) >= 2 and not _NOT_A_TITLE.search(title):
+            return title
+    return None
 
 
 class ProfessionalDetailsValidation(BaseFormValidation):
@@ -45,10 +72,13 @@ class ProfessionalDetailsValidation(BaseFormValidation):
         """The whole answer when the job title is asked (« responsable administratif et
         financier », not the one word the NLU marked), unless the message also gives
         other fields: then the words the NLU marked."""
-        if any(self.entity(tracker, name) for name in OTHER_FIELDS):
-            return {}
         text = self.answer_text("job_title", tracker)
-        return {"job_title": tidy_job_title(text)} if text else {}
+        if not text:
+            return {}
+        if any(self.entity(tracker, name) for name in OTHER_FIELDS):
+            title = job_title_apart(tracker.latest_message or {})
+            return {"job_title": title} if title else {}
+        return {"job_title": tidy_job_title(text)}
 
     async def validate_job_title(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -6,7 +6,9 @@ from typing import Any
 
 
 class ServiceError(Exception):
-    """Base of the errors a caller can act on; `message` is shown to users as is."""
+    """Base of the errors a caller can act on; `message` is shown to users as is, once
+    its `{contact}` (where it sends people to the support cell) holds the cell's contact
+    details (`to_json(contact=…)`)."""
 
     status = 400
     code = "bad_request"
@@ -17,8 +19,9 @@ class ServiceError(Exception):
         self.message = message or self.message
         self.details = details
 
-    def to_json(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
+    def to_json(self, contact: str = "") -> dict[str, Any]:
+        message = self.message.replace(" {contact}", f" {contact}" if contact else "")
+        error: dict[str, Any] = {"code": self.code, "message": message}
         error.update(self.details)
         return {"error": error}
 
@@ -79,7 +82,7 @@ class TooManyAttempts(ServiceError):
     code = "too_many_attempts"
     message = (
         "Trop de tentatives infructueuses. Par sécurité, veuillez réessayer dans quelques "
-        "minutes ou contacter notre cellule dédiée aux espaces clients."
+        "minutes ou contacter notre cellule dédiée aux espaces clients {contact}."
     )
 
 

@@ -61,7 +61,12 @@ class Mailer:
     """Sends e-mails; one instance per process, made by the app factory."""
 
     def __init__(
-        self, smtp_url: str | None, outbox_dir: Path, sender: str, timeout: float = 15.0
+        self,
+        smtp_url: str | None,
+        outbox_dir: Path,
+        sender: str,
+        timeout: float = 15.0,
+        support_contact: str = "",
     ) -> None:
         self._smtp = urlsplit(smtp_url) if smtp_url else None
         self._outbox = outbox_dir
@@ -73,6 +78,8 @@ class Mailer:
             autoescape=select_autoescape(["html"]),
             keep_trailing_newline=True,
         )
+        # « par e-mail à …, ou par téléphone au … »: where the e-mails send people.
+        self._templates.globals["support_contact"] = support_contact
 
     def activation_message(self, email: ActivationEmail, now: datetime) -> EmailMessage:
         context = {"mail": email, "deadline": french_date(email.deadline)}

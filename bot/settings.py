@@ -135,7 +135,10 @@ class Settings:
     # Handoff to a human advisor and the agent console.
     rasa_token: str | None = None
     rasa_timeout: timedelta = timedelta(seconds=10)
+    # The support cell, named with its contact details wherever a text sends people to it.
     support_email: str = "espaces-clients@assureur.example"
+    support_phone: str = "01 99 00 12 34"
+    support_hours: str = "du lundi au vendredi, de 9 h à 18 h"
     opening_hours: OpeningHours = field(default_factory=OpeningHours)
     # A handoff still waiting this long becomes a ticket and the assistant resumes; how
     # often the web process looks (it also does at closing time).
@@ -151,6 +154,17 @@ class Settings:
     inspection_memory_bytes: int = 1024 * _MIB
     # Bearer token that opens /metrics to a scraper that is not on loopback; unset: none.
     metrics_token: str | None = None
+
+    @property
+    def support_contact(self) -> str:
+        """« par e-mail à …, ou par téléphone au … (du lundi au vendredi, de 9 h à 18 h) »,
+        the same words as the assistant's (actions/config.py)."""
+        phone = (
+            f", ou par téléphone au {self.support_phone} ({self.support_hours})"
+            if self.support_phone
+            else ""
+        )
+        return f"par e-mail à {self.support_email}{phone}"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -238,6 +252,8 @@ class Settings:
             rasa_token=env.get("RASA_TOKEN") or None,
             trusted_proxies=parse_trusted_proxies(env.get("TRUSTED_PROXIES", "")),
             support_email=env.get("SUPPORT_EMAIL", defaults.support_email),
+            support_phone=env.get("SUPPORT_PHONE", defaults.support_phone).strip(),
+            support_hours=env.get("SUPPORT_HOURS", defaults.support_hours).strip(),
             opening_hours=OpeningHours(
                 env.get("ADVISOR_OPENING_HOURS", DEFAULT_HOURS),
                 env.get("ADVISOR_HOLIDAYS", DEFAULT_HOLIDAYS),

@@ -83,8 +83,8 @@ class TooManyHandoffs(TooManyAttempts):
     code = "too_many_handoffs"
     message = (
         "Vous avez demandé plusieurs fois un conseiller en peu de temps. Votre demande "
-        "précédente a bien été transmise ; vous pouvez aussi écrire à notre cellule "
-        "dédiée aux espaces clients."
+        "précédente a bien été transmise ; vous pouvez aussi joindre notre cellule "
+        "dédiée aux espaces clients {contact}."
     )
 
 

@@ -108,10 +108,12 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> web.
         settings.outbox_dir,
         settings.mail_from,
         timeout=settings.smtp_timeout.total_seconds(),
+        support_contact=settings.support_contact,
     )
     app[PAGES] = Environment(
         loader=PackageLoader("bot", "templates/pages"), autoescape=select_autoescape()
     )
+    app[PAGES].globals["support_contact"] = settings.support_contact
     setup_routes(app)
     app[PURGE_STOP] = asyncio.Event()
     app[OUTBOX_STOP] = asyncio.Event()

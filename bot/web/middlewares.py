@@ -99,8 +99,8 @@ _HTTP_ERRORS: dict[int, type[ServiceError]] = {
 }
 
 
-def error_response(error: ServiceError) -> web.Response:
-    response = json_response(error.to_json(), status=error.status)
+def error_response(error: ServiceError, contact: str = "") -> web.Response:
+    response = json_response(error.to_json(contact), status=error.status)
     if "retry_after" in error.details:
         response.headers["Retry-After"] = str(error.details["retry_after"])
         # Refused before its body was read (a throttled upload): the connection cannot
@@ -126,7 +126,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     except ServiceError as error:
         request.app[METRICS].refused(error)
-        return error_response(error)
+        return error_response(error, request.app[SETTINGS].support_contact)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -210,6 +210,9 @@ async def test_an_unknown_token_gets_a_clear_4xx_page(service: Service) -> None:
         status, page = await open_link(f"{service.base_url}/activate/{token}")
         assert status == 404
         assert "n'est pas valide" in page
+        # « contactez notre cellule dédiée » comes with its address and phone number.
+        assert "espaces-clients@assureur.example" in page
+        assert "01 99 00 12 34" in page
 
 
 async def test_an_expired_link_gets_a_clear_4xx_page(service: Service, clock: MovableClock) -> None:

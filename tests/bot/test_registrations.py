@@ -52,6 +52,8 @@ async def test_registration_creates_a_pending_account_and_emails_the_login(
         assert f"{smtp_service.base_url}/activate/" in part
         assert "30 jours" in part
         assert "pas à l'origine de cette demande" in part
+        assert "espaces-clients@assureur.example" in part, "the support cell's address"
+        assert "01 99 00 12 34" in part, "and its phone number"
         assert DEMO_COMPANY in part
 
 

@@ -77,6 +77,10 @@ async def test_repeated_failures_from_a_conversation_are_throttled(
     assert status == 429, "even the right pair is refused while throttled"
     assert body["error"]["code"] == "too_many_attempts"
     assert "réessayer" in body["error"]["message"]
+    # Sent to the support cell, with its contact details (the embedded defaults).
+    assert "espaces-clients@assureur.example" in body["error"]["message"]
+    assert "01 99 00 12 34" in body["error"]["message"]
+    assert "{contact}" not in body["error"]["message"]
     clock.advance(minutes=5)
     async with await service.call("POST", VERIFY, json=right) as response:
         assert int(response.headers["Retry-After"]) == 10 * 60, "until the first failure expires"
