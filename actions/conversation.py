@@ -28,7 +28,7 @@ from actions.clients.account_service import account_service
 from actions.config import TUTORIAL_VIDEO_URL, support_contact
 from actions.form_base import offer_advisor, slot_events
 from actions.steps import STEP_OF_SLOT
-from actions.yes_no import normalise, yes_no_answer
+from actions.yes_no import normalise, reply_yes_no
 
 log = logging.getLogger(__name__)
 
@@ -155,11 +155,8 @@ def latest_bot_response(tracker: Tracker) -> str | None:
 
 
 def yes_no_of(tracker: Tracker) -> bool | None:
-    """The latest message's yes or no; a question (« c'est obligatoire ? ») is neither."""
-    message = tracker.latest_message or {}
-    if "?" in (message.get("text") or "") and intent_of(tracker) not in ("affirm", "deny"):
-        return None
-    return yes_no_answer(message)
+    """The latest message's yes or no (actions/yes_no.py)."""
+    return reply_yes_no(tracker.latest_message or {})
 
 
 def intent_of(tracker: Tracker) -> str | None:

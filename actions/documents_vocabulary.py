@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from bot.identifiers import fix_typos
+
 DOCUMENT_LABELS = {
     "cni": "carte nationale d'identité",
     "passport": "passeport",
@@ -74,6 +76,10 @@ _PASSPORT = re.compile(r"\b(passe?ports?|pass)\b")
 _RESIDENCE = re.compile(
     r"\b(titre (de )?sejour|carte (de )?sejour|carte (de )?resident|titre de residence)\b"
 )
+# The words of the accepted documents' names, whose typos are forgiven (« crate »).
+_DOCUMENT_WORDS = frozenset(
+    {"carte", "nationale", "identite", "passeport", "titre", "sejour", "resident", "residence"}
+)
 _REFUSED = {
     "permis de conduire": re.compile(r"\bpermis\b"),
     "carte Vitale": re.compile(r"\bvitale\b"),
@@ -137,7 +143,7 @@ def to_document_type(text: str) -> tuple[str, str | None]:
     if text.strip() in DOCUMENT_LABELS:  # a button's value
         kind = text.strip()
         return kind, None if kind == "passport" else "FR"
-    plain = normalise(text)
+    plain = " ".join(fix_typos(normalise(text).split(), _DOCUMENT_WORDS))
     found = find_country(plain)
     if _RESIDENCE.search(plain):
         if found and found[0] != "FR":

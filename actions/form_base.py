@@ -13,8 +13,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
 from actions import metrics
-from actions.yes_no import lexical_yes_no, yes_no_answer
 from actions.steps import STEP_OF_SLOT
+from actions.yes_no import lexical_yes_no, reply_yes_no, yes_no_answer
 
 # Intents whose text never answers the question the form asked: digressions answered
 # by a rule, and requests handled by the validators themselves.
@@ -67,6 +67,7 @@ NOT_A_PERSON_QUESTION = frozenset(
 )
 # Slots that the NLU fills from any message, and that such a misreading would overwrite.
 PERSON_WORDS = ("first_name", "last_name", "job_title")
+PHONE_SLOTS = frozenset({"mobile_phone", "professional_phone"})
 _LEAD_IN = re.compile(
     r"^(?:(?:c'est|c’est|je m'appelle|je m’appelle|je suis|mon nom est|mon prénom est|"
     r"nom|prénom|moi c'est|il s'agit de)\s*:?\s+)",
@@ -153,12 +154,8 @@ class BaseFormValidation(FormValidationAction, ABC):
 
     @staticmethod
     def yes_no(tracker: Tracker) -> bool | None:
-        """The latest message's yes or no; a question (« pourquoi … ? ») is neither."""
-        message = tracker.latest_message or {}
-        intent = (message.get("intent") or {}).get("name")
-        if intent in DIGRESSIONS and "?" in (message.get("text") or ""):
-            return None
-        return yes_no_answer(message)
+        """The latest message's yes or no (actions/yes_no.py)."""
+        return reply_yes_no(tracker.latest_message or {})
 
     @staticmethod
     def answer_text(slot: str, tracker: Tracker) -> str | None:
@@ -241,7 +238,8 @@ class BaseFormValidation(FormValidationAction, ABC):
 
     def phone_answer(self, slot: str, tracker: Tracker) -> dict[str, Any]:
         """A phone entity or the text, when asked for `slot` or when the user names it."""
-        named = self.entity(tracker, "field") == slot
+        fields = set(tracker.get_latest_entity_values("field"))
+        named = slot in fields  # « je me suis trompée de numéro, mon portable … »
         phone = self.entity(tracker, "phone")
         asked = tracker.get_slot("requested_slot")
         # A step given in one message (« gérant, …, ligne directe 02 … »): the number
@@ -251,6 +249,7 @@ class BaseFormValidation(FormValidationAction, ABC):
             and STEP_OF_SLOT.get(asked) == STEP_OF_SLOT[slot]
             and tracker.get_slot(slot) is None
             and not self.already_answered(tracker)
+            and not fields & (PHONE_SLOTS - {slot})
         )
         if asked != slot and not named and not same_step:
             return {}

@@ -27,8 +27,13 @@ _PARTICLES_BEFORE = re.compile(
     re.IGNORECASE,
 )
 # Words around a name typed as a sentence: « Alors, Mercier, s'il vous plaît. ».
-_FILLER_START = re.compile(r"^(?:(?:alors|euh+|bah|ben|donc|oui|ok|bon|voil[àa])\b[\s,.!:]*)+", re.I)
-_POLITE_END = re.compile(r"[\s,]*(?:s[’']il vous pla[iî]t|svp|merci(?: beaucoup)?)?[\s.!]*$", re.I)
+_FILLER_START = re.compile(
+    r"^(?:(?:alors|euh+|bah|donc|ok|voil[àa])\b[\s,.!:]*|(?:ben|bon|oui)\s*[,.!:]\s*)+(?=\w)",
+    re.IGNORECASE,
+)
+_POLITE_END = re.compile(
+    r"[\s,]*(?:s[’']il vous pla[iî]t|svp|merci(?: beaucoup)?)?[\s.!]*$", re.IGNORECASE
+)
 
 
 def tidy_name_answer(text: str) -> str:

@@ -17,6 +17,7 @@ from actions.clients.account_service import (
     client_address,
 )
 from actions.form_base import BaseFormValidation
+from actions.steps import STEP_OF_SLOT
 from bot import identifiers
 
 # Entities of other fields: a message with one gives several answers at once.
@@ -43,6 +44,17 @@ def tidy_job_title(text: str) -> str:
     return _POLITE_END.sub("", _JOB_LEAD_IN.sub("", text.strip())).strip()
 
 
+def _looks_like_a_value(entity: dict[str, Any]) -> bool:
+    """An e-mail with its @, a number with digits, a civility: not a word the NLU took
+    for one (« Pharmacienne » read as an e-mail)."""
+    value = str(entity.get("value") or "")
+    if entity.get("entity") == "civility":
+        return True
+    if entity.get("entity") == "email":
+        return "@" in value
+    return any(ch.isdigit() for ch in value)
+
+
 def job_title_apart(message: dict[str, Any]) -> str | None:
     """The job title of a message that gives other fields too, when it stands apart:
     « Gérant, yann.le-gall@garage-petit.fr, ligne directe 02 98 12 34 56 » → « Gérant ».
@@ -52,7 +64,10 @@ def job_title_apart(message: dict[str, Any]) -> str | None:
     spans = [
         (entity["start"], entity["end"])
         for entity in message.get("entities") or []
-        if entity.get("entity") in OTHER_FIELDS and "start" in entity and "end" in entity
+        if entity.get("entity") in OTHER_FIELDS
+        and "start" in entity
+        and "end" in entity
+        and _looks_like_a_value(entity)
     ]
     for part in _PARTS.finditer(text):
         if any(start < part.end() and part.start() < end for start, end in spans):
@@ -70,15 +85,34 @@ class ProfessionalDetailsValidation(BaseFormValidation):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         """The whole answer when the job title is asked (« responsable administratif et
-        financier », not the one word the NLU marked), unless the message also gives
-        other fields: then the words the NLU marked."""
-        text = self.answer_text("job_title", tracker)
-        if not text:
+        financier », not the one word the NLU marked). When the message gives other fields
+        too, at any question of step 3: the part between commas that holds none of them
+        (`job_title_apart`), else the words the NLU marked."""
+        asked = tracker.get_slot("requested_slot")
+        message = tracker.latest_message or {}
+        title: str | None = None
+        if asked == "job_title" and (text := self.answer_text("job_title", tracker)):
+            title = tidy_job_title(text)
+            if any(self.entity(tracker, name) for name in OTHER_FIELDS):
+                title = job_title_apart(message)
+        elif (
+            STEP_OF_SLOT.get(asked) == STEP_OF_SLOT["job_title"]
+            and self.entity(tracker, "job_title")
+            and self.answer_text(asked, tracker)
+        ):
+            # The whole step at another of its questions: « DRH, a.roux@…, ligne directe
+            # 01 … », where the NLU also took « directe » for a job title.
+            title = job_title_apart(message)
+        if not title:
             return {}
-        if any(self.entity(tracker, name) for name in OTHER_FIELDS):
-            title = job_title_apart(tracker.latest_message or {})
-            return {"job_title": title} if title else {}
-        return {"job_title": tidy_job_title(text)}
+        # A word of the title that the NLU also took for a name (« pharmacienne
+        # titulaire »: first name « Titulaire ») leaves the name as it was.
+        names = {
+            name: self.previous_value(tracker, name)
+            for name in ("first_name", "last_name")
+            if (self.entity(tracker, name) or "").casefold() in title.casefold().split()
+        }
+        return {"job_title": title, **names}
 
     async def validate_job_title(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

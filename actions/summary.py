@@ -94,8 +94,8 @@ class SummaryValidation(BaseFormValidation):
         """'Change my phone' clears that answer so the form asks it again; at the
         summary, 'yes' confirms and 'no' asks what to change."""
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        if intent == "change_field":
-            field = self.entity(tracker, "field")
+        field = self.entity(tracker, "field")
+        if intent == "change_field" or self._names_a_field(field, tracker):
             if field in CHANGEABLE and any(self.entity(tracker, e) for e in CHANGEABLE[field]):
                 return {"summary_confirmed": None}  # the new value is validated as given
             if field in CHANGEABLE:
@@ -114,6 +114,17 @@ class SummaryValidation(BaseFormValidation):
             dispatcher.utter_message(response="utter_ask_field_to_change")
             return {"summary_confirmed": None}
         return {}
+
+    def _names_a_field(self, field: str | None, tracker: Tracker) -> bool:
+        """« mon numéro de portable », to the summary or to « what to change? »: a field
+        named without a yes or a no is the one to change, whatever the intent."""
+        return (
+            field in CHANGEABLE
+            and tracker.get_slot("requested_slot") == "summary_confirmed"
+            and not self.side_question_open(tracker)
+            and not self.already_answered(tracker)
+            and self.yes_no(tracker) is None
+        )
 
     async def validate_summary_confirmed(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -159,3 +159,13 @@ def yes_no_answer(message: dict[str, Any]) -> bool | None:
         return None
     by_words = lexical_yes_no(text)
     return by_words if by_words is not None else by_intent
+
+
+def reply_yes_no(message: dict[str, Any]) -> bool | None:
+    """The yes or no of a reply to a yes-or-no question. A question back (« c'est
+    obligatoire ? », « pourquoi … ? ») is neither, unless the NLU read it as a yes or a no
+    (« c'est bon ? oui »)."""
+    intent = (message.get("intent") or {}).get("name")
+    if "?" in (message.get("text") or "") and intent not in ("affirm", "deny"):
+        return None
+    return yes_no_answer(message)

@@ -6,6 +6,7 @@ that can be shown to the user as is.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 import secrets
@@ -142,9 +143,23 @@ def to_any_phone(value: str) -> str:
     return to_phone(value)
 
 
+def fix_typos(words: list[str], vocabulary: frozenset[str] | set[str]) -> list[str]:
+    """Each word of five letters or more that is one typo away from a word of
+    `vocabulary` (a swapped, missing or doubled letter: « crate », « madmae ») becomes
+    that word; the others are kept."""
+    fixed = []
+    for word in words:
+        if len(word) >= 5 and word not in vocabulary:
+            close = difflib.get_close_matches(word, vocabulary, n=1, cutoff=0.8)
+            word = close[0] if close else word
+        fixed.append(word)
+    return fixed
+
+
 def to_civility(value: str) -> str:
-    """Return "M." or "Mme"."""
-    civility = CIVILITIES.get(value.strip().lower())
+    """Return "M." or "Mme"; a typo is forgiven (« madmae », « monsieru »)."""
+    typed = value.strip().lower()
+    civility = CIVILITIES.get(typed) or CIVILITIES.get(" ".join(fix_typos([typed], CIVILITIES)))
     if civility is None:
         raise ValueError("La civilité doit être « Monsieur » (M.) ou « Madame » (Mme).")
     return civility

@@ -30,11 +30,19 @@ def user(
     entities: dict[str, str] | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A user message as NLU parsed it; `entities` maps entity names to values."""
+    """A user message as NLU parsed it; `entities` maps entity names to values, each
+    found at its place in `text` when it is there as typed."""
+    found = []
+    for name, value in (entities or {}).items():
+        entity: dict[str, Any] = {"entity": name, "value": value}
+        start = text.find(value) if isinstance(value, str) else -1
+        if start >= 0:
+            entity.update(start=start, end=start + len(value))
+        found.append(entity)
     parsed = {
         "text": text,
         "intent": {"name": intent, "confidence": 1.0},
-        "entities": [{"entity": k, "value": v} for k, v in (entities or {}).items()],
+        "entities": found,
         "metadata": metadata or {},
     }
     return {"event": "user", "text": text, "parse_data": parsed}

@@ -20,6 +20,10 @@ from actions.documents_vocabulary import to_country, to_document_type
         ("mon titre de séjour", ("residence_permit", "FR")),
         ("carte de resident", ("residence_permit", "FR")),
         ("residence_permit", ("residence_permit", "FR")),
+        # Typed fast: one letter swapped or missing.
+        ("ma crate d'identité", ("cni", "FR")),
+        ("passeprot italien", ("passport", "IT")),
+        ("titre de sejuor", ("residence_permit", "FR")),
     ],
 )
 def test_accepted_documents_are_recognised(typed: str, expected: tuple) -> None:

@@ -152,6 +152,8 @@ async def test_civility(domain: dict, typed: str, expected: str) -> None:
         ("je m'appelle Lefèvre", "Lefèvre"),
         ("DE LA FONTAINE", "De La Fontaine"),
         ("N'Diaye", "N'Diaye"),
+        ("Alors, Mercier, s'il vous plaît.", "Mercier"),
+        ("euh Martin svp", "Martin"),
     ],
 )
 async def test_last_name_from_the_answer(domain: dict, typed: str, expected: str) -> None:
@@ -354,6 +356,52 @@ async def test_a_phone_given_for_another_field_goes_to_that_field(domain: dict) 
     assert "job_title" not in slots
 
 
+async def test_a_whole_step_in_one_message_fills_each_of_its_fields(domain: dict) -> None:
+    typed = "Gérant, yann.le-gall@garage-petit.fr, ligne directe 02 98 12 34 56"
+    slots, messages = await validate(
+        domain,
+        asked("job_title"),
+        user(
+            typed,
+            entities={
+                "job_title": "Directe",  # the NLU's misreading of « ligne directe »
+                "email": "yann.le-gall@garage-petit.fr",
+                "phone": "02 98 12 34 56",
+            },
+        ),
+        slot("job_title", "Directe"),
+        slot("professional_email", "yann.le-gall@garage-petit.fr"),
+    )
+    assert slots["job_title"] == "Gérant"
+    assert slots["professional_email"] == "yann.le-gall@garage-petit.fr"
+    assert slots["professional_phone"] == "+33298123456"
+    assert messages == []
+
+
+async def test_a_surname_keeps_the_particle_the_nlu_left_out(domain: dict) -> None:
+    typed = "Monsieur Yann Le Gall, né le 30/01/1972, portable 06 11 22 33 44"
+    slots, _ = await validate(
+        domain,
+        asked("civility"),
+        user(
+            typed,
+            entities={
+                "civility": "Monsieur",
+                "first_name": "Yann",
+                "last_name": "Gall",
+                "date": "30/01/1972",
+                "phone": "06 11 22 33 44",
+            },
+        ),
+        slot("first_name", "Yann"),
+        slot("last_name", "Gall"),
+        slot("birth_date", "30/01/1972"),
+    )
+    assert (slots["first_name"], slots["last_name"]) == ("Yann", "Le Gall")
+    assert slots["mobile_phone"] == "+33611223344"
+    assert slots["birth_date"] == "1972-01-30"
+
+
 # A word misread as a name or a job title does not overwrite one.
 
 
@@ -394,3 +442,64 @@ async def test_a_job_title_given_with_other_answers_is_kept(domain: dict) -> Non
     )
     assert slots["job_title"] == "Gérant"
     assert slots["mobile_phone"] == "+33645781233"
+
+
+async def test_the_step_given_at_its_email_question_keeps_the_job_title(domain: dict) -> None:
+    typed = "DRH, amandine.roux@demo-industries.fr, ligne directe 01 53 24 68 10"
+    slots, _ = await validate(
+        domain,
+        slot("job_title", "DRH"),
+        asked("professional_email"),
+        user(
+            typed,
+            entities={"job_title": "directe", "email": "amandine.roux@demo-industries.fr"},
+        ),
+        slot("job_title", "directe"),
+        slot("professional_email", "amandine.roux@demo-industries.fr"),
+    )
+    assert slots["job_title"] == "DRH"
+    assert slots["professional_email"] == "amandine.roux@demo-industries.fr"
+
+
+async def test_a_word_of_the_job_title_read_as_a_first_name_leaves_the_name(
+    domain: dict,
+) -> None:
+    slots, _ = await validate(
+        domain,
+        slot("first_name", "Sophie"),
+        asked("job_title"),
+        user("Pharmacienne titulaire", entities={"first_name": "titulaire"}),
+        slot("first_name", "titulaire"),
+    )
+    assert slots["job_title"] == "Pharmacienne titulaire"
+    assert slots["first_name"] == "Sophie"
+
+
+async def test_a_correction_names_the_phone_among_other_words(domain: dict) -> None:
+    typed = "attendez, je me suis trompée de numéro, mon portable c'est le 06 28 46 82 64"
+    tracker_events = [
+        slot("mobile_phone", "+33655443322"),
+        asked("job_title"),
+        user(typed, intent="correct", entities={"field": "numéro", "phone": "06 28 46 82 64"}),
+    ]
+    # Two `field` entities: « numéro », then « portable » (mobile_phone).
+    tracker_events[-1]["parse_data"]["entities"].insert(
+        1, {"entity": "field", "value": "mobile_phone", "start": 44, "end": 52}
+    )
+    slots, _ = await validate(domain, *tracker_events)
+    assert slots["mobile_phone"] == "+33628468264"
+    assert "professional_phone" not in slots
+
+
+@pytest.mark.parametrize(("typed", "expected"), [("madmae", "Mme"), ("Monsieru", "M.")])
+async def test_a_civility_with_a_typo_is_understood(
+    domain: dict, typed: str, expected: str
+) -> None:
+    slots, messages = await validate(
+        domain,
+        asked("civility"),
+        user(typed, entities={"civility": typed}),
+        slot("civility", typed),  # Rasa's from_entity mapping
+    )
+    assert slots["civility"] == expected
+    assert messages == []
