@@ -60,6 +60,21 @@ SIDE_QUESTIONS = ("handoff_offered", "cancel_requested")
 # not read the message a second time: a « oui » to an advisor is not a « oui » to the CGU.
 SAID_BEFORE_READING = frozenset({"utter_start_registration"})
 MAX_FAILURES = 3
+# Each field, with the entities that carry a value for it (a field that can be changed).
+FIELD_ENTITIES = {
+    "siren": ("siren", "siret"),
+    "contract_number": ("contract_number",),
+    "civility": ("civility",),
+    "last_name": ("last_name",),
+    "first_name": ("first_name",),
+    "birth_date": ("date",),
+    "mobile_phone": ("phone",),
+    "job_title": ("job_title",),
+    "professional_email": ("email",),
+    "professional_phone": ("phone",),
+    # Changing the document starts step 4 again (its validator clears it all).
+    "id_document": (),
+}
 # Questions answered with a document, a country or a yes: a name or a job title read in
 # such an answer ("France" taken for a first name) is not one, unless the field is named.
 NOT_A_PERSON_QUESTION = frozenset(
@@ -167,7 +182,9 @@ class BaseFormValidation(FormValidationAction, ABC):
         message = tracker.latest_message or {}
         text = (message.get("text") or "").strip()
         intent = (message.get("intent") or {}).get("name")
-        if not text or text.startswith("/") or intent in DIGRESSIONS:
+        if not text or text.startswith("/"):
+            return None
+        if intent in DIGRESSIONS and not BaseFormValidation.corrects_the_answer(slot, message):
             return None
         if BaseFormValidation.side_question_open(tracker) and (
             intent in YES_NO or yes_no_answer(message) is not None
@@ -176,6 +193,24 @@ class BaseFormValidation(FormValidationAction, ABC):
         if lexical_yes_no(text) is not None:
             return None  # « oui », « non merci » answer no question asking for a text
         return text
+
+    @staticmethod
+    def corrects_the_answer(slot: str, message: dict[str, Any]) -> bool:
+        """A « correction » that names no other field and gives no other field's value
+        answers the question asked: « je suis office manager » to the job title's."""
+        intent = (message.get("intent") or {}).get("name")
+        fields = {
+            entity.get("value")
+            for entity in message.get("entities") or []
+            if entity.get("entity") == "field"
+        }
+        values = {
+            entity.get("entity")
+            for entity in message.get("entities") or []
+            if entity.get("entity") != "field"
+        }
+        own = set(FIELD_ENTITIES.get(slot, ()))
+        return intent == "correct" and fields <= {slot} and values <= own
 
     def text_answer(
         self,
@@ -222,8 +257,11 @@ class BaseFormValidation(FormValidationAction, ABC):
         if value is None:
             return False
         asked = tracker.get_slot("requested_slot")
-        whole_answer = (tracker.latest_message.get("text") or "").strip().casefold()
-        return (asked in PERSON_WORDS and value.strip().casefold() == whole_answer) or any(
+        text = tracker.latest_message.get("text") or ""
+        # « Mon prénom est Chantal. », to the first name's question: the whole answer is
+        # that name, whatever else the NLU read it as.
+        whole_answer = {text.strip().casefold(), self.strip_lead_in(text).casefold()}
+        return (asked in PERSON_WORDS and value.strip().casefold() in whole_answer) or any(
             other != slot and self.entity(tracker, other) == value for other in PERSON_WORDS
         )
 

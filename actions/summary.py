@@ -11,25 +11,11 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.form_base import BaseFormValidation
+from actions.form_base import FIELD_ENTITIES, BaseFormValidation
 from actions.identity import document_label
 from actions.steps import announce_step
 
-# Each field that can be changed, with the entities that carry a new value for it.
-CHANGEABLE = {
-    "siren": ("siren", "siret"),
-    "contract_number": ("contract_number",),
-    "civility": ("civility",),
-    "last_name": ("last_name",),
-    "first_name": ("first_name",),
-    "birth_date": ("date",),
-    "mobile_phone": ("phone",),
-    "job_title": ("job_title",),
-    "professional_email": ("email",),
-    "professional_phone": ("phone",),
-    # Changing the document starts step 4 again (its validator clears it all).
-    "id_document": (),
-}
+CHANGEABLE = FIELD_ENTITIES  # each field that can be changed at the summary
 
 
 def readable_phone(e164: str | None) -> str:

@@ -503,3 +503,34 @@ async def test_a_civility_with_a_typo_is_understood(
     )
     assert slots["civility"] == expected
     assert messages == []
+
+
+async def test_an_answer_the_nlu_took_for_a_correction_answers_the_question(
+    domain: dict,
+) -> None:
+    slots, messages = await validate(
+        domain,
+        asked("job_title"),
+        user(
+            "Je suis office manager, s'il vous plaît.",
+            intent="correct",
+            entities={"job_title": "office"},
+        ),
+        slot("job_title", "office"),
+    )
+    assert slots["job_title"] == "Office manager"
+    assert messages == []
+
+
+async def test_a_name_given_in_a_sentence_is_not_also_a_job_title(domain: dict) -> None:
+    slots, _ = await validate(
+        domain,
+        asked("first_name"),
+        user(
+            "Mon prénom est Chantal.",
+            entities={"field": "first_name", "job_title": "Chantal"},
+        ),
+        slot("job_title", "Chantal"),
+    )
+    assert slots["first_name"] == "Chantal"
+    assert slots["job_title"] is None
