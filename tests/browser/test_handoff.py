@@ -111,7 +111,7 @@ async def test_an_advisor_takes_the_conversation_replies_and_hands_back(
 
     # The advisor finds the conversation in the queue and opens it.
     await console.reload()
-    waiting = console.locator("#waiting tbody tr")
+    waiting = console.locator("#waiting tbody tr[data-handoff]")
     await expect(waiting).to_have_count(1)
     await expect(waiting.first).to_contain_text("Maison Démo Industries SA")
     await waiting.first.get_by_role("link").click()
@@ -174,7 +174,7 @@ async def test_a_person_leaves_the_queue_with_its_button(
     await widget.say("bonjour, je voudrais créer mon espace client", "SIREN")
     await widget.say("je veux parler à un conseiller", "mettre en relation")
     await widget.choose("Oui, parler à un conseiller", "file d'attente")
-    waiting = console.locator("#waiting tbody tr")
+    waiting = console.locator("#waiting tbody tr[data-handoff]")
     await expect(waiting).to_have_count(1)
 
     # The paused assistant answers this button: the person is back with it.

@@ -127,7 +127,12 @@ async def test_when_the_last_advisor_leaves_the_queue_becomes_a_ticket_and_the_a
                 break
             await asyncio.sleep(0.5)
         assert handoff_of(stack, sender) == ("ticket", None)
-        tracker = await tracker_of(http, stack, sender)
+        # Then the web process resumes the conversation in Rasa and tells it.
+        for _ in range(60):
+            tracker = await tracker_of(http, stack, sender)
+            if external_intents(tracker):
+                break
+            await asyncio.sleep(0.5)
         assert tracker["paused"] is False
         assert external_intents(tracker)[-1] == "EXTERNAL_handoff_ticket"
         answer = await say(http, stack["rasa"], sender, "SIREN 552 100 554, contrat AB123456")
