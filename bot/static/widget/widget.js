@@ -355,7 +355,7 @@
     ]);
   }
 
-  /** The DOM of one entry of the history, with its quick replies while unanswered. */
+  /** The DOM of one entry of the history; quick replies only on the last unanswered one. */
   function renderEntry(entry) {
     var bubble = el("div", { class: "ecw-bubble" }, [
       el("span", { class: "ecw-sr", text: speaker(entry.from) }),
@@ -452,8 +452,7 @@
    * {text, buttons, advisor}. */
   function receive(message) {
     hideTyping();
-    // Every question of the turn keeps its buttons (an advisor's offer, then the form's
-    // question): whatever the user sends next answers them all (closeReplies).
+    if (message.buttons && message.buttons.length) closeReplies();
     if (message.advisor) {
       add({ from: "advisor", text: message.text, advisor: message.advisor });
     } else {
