@@ -159,6 +159,20 @@ def yes_no_of(tracker: Tracker) -> bool | None:
     return reply_yes_no(tracker.latest_message or {})
 
 
+# « il est marqué où ? »: the words of a « where is it » question about a number.
+WHERE_WORDS = frozenset({"trouve", "trouver", "marque", "ecrit", "indique", "figure", "note"})
+
+
+def asks_where(tracker: Tracker) -> bool:
+    """A « where is it? » question about the number asked (the SIREN, the contract), in
+    whatever words the NLU did not recognise: the answer says where to find it."""
+    if tracker.get_slot("requested_slot") not in FIELD_WORDS:
+        return False
+    text = (tracker.latest_message or {}).get("text") or ""
+    words = set(normalise(text).split())
+    return "ou" in words and ("?" in text or bool(words & WHERE_WORDS))
+
+
 def intent_of(tracker: Tracker) -> str | None:
     return ((tracker.latest_message or {}).get("intent") or {}).get("name")
 
@@ -207,6 +221,8 @@ class ActionFallback(Action):
             return [FollowupAction("action_record_feedback")]
         if slot("feedback_comment_awaited"):
             return await record_comment(dispatcher, tracker, answer)
+        if in_form and asks_where(tracker):
+            return [FollowupAction("action_answer")]
         if in_form or slot("registration_status") == "created":
             return None
         invited = latest_bot_response(tracker) in ("utter_greet", "utter_rephrase")
@@ -328,7 +344,7 @@ class ActionAnswer(Action):
             return f"utter_why_needed_{field}" if field else "utter_why_needed"
         if intent == "ask_video":
             return "utter_video" if TUTORIAL_VIDEO_URL else "utter_no_video"
-        if intent in WHERE_TO_FIND.values():
+        if intent in WHERE_TO_FIND.values() or (intent not in ANSWERS and asks_where(tracker)):
             # « il est marqué où ? »: the number asked, unless the message names one.
             words = normalise(tracker.latest_message.get("text") or "").split()
             named = [intent for word, intent in WHERE_TO_FIND.items() if word in words]

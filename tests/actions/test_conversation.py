@@ -225,6 +225,21 @@ async def test_where_to_find_it_is_about_the_number_asked(domain: dict) -> None:
     assert messages == ["utter_siren_location"]
 
 
+async def test_where_to_find_it_the_nlu_did_not_understand_is_still_answered(
+    domain: dict,
+) -> None:
+    """A « where » question the NLU left unclassified, at a number's question: not
+    « pas compris », but where to find that number."""
+    built = tracker(
+        slot("requested_slot", "siren"),
+        user("c'est écrit où, ce truc ?", "nlu_fallback"),
+    )
+    events, messages = await run(ActionDefaultFallback(), built, domain)
+    assert (followup(events), messages) == ("action_answer", [])
+    _, messages = await run(ActionAnswer(), built, domain)
+    assert messages == ["utter_siren_location"]
+
+
 async def test_a_hesitation_at_the_summary_creates_nothing(domain: dict) -> None:
     dispatcher = CollectingDispatcher()
     events = await ValidateRegistrationForm().run(
