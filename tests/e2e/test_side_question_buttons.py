@@ -66,10 +66,13 @@ async def test_under_an_advisor_offer_the_form_question_has_no_buttons(
         await at_the_company_question(http, stack["rasa"], sender)
 
         answer = await replies(http, stack["rasa"], sender, "je peux parler à quelqu'un ?")
-        assert titles(answer) == ["Oui, parler à un conseiller", "Non, je continue"]
+        assert titles(answer) == [
+            "Oui, parler à un conseiller",
+            "Non, je continue avec l'assistant",
+        ]
         assert COMPANY_QUESTION in answer[-1]["text"]
 
-        # « Non, je continue », then the company's own buttons are back.
+        # « Non, je continue avec l'assistant », then the company's own buttons are back.
         answer = await replies(http, stack["rasa"], sender, "/deny")
         assert titles(answer)[-2:] == ["Oui, c'est bien elle", "Non"], answer
         answer = await replies(http, stack["rasa"], sender, "/affirm")
