@@ -1,6 +1,7 @@
-"""Personal data on the real stack: « Annuler » erases the conversation, `privacy export`
-returns one person's data, `privacy erase` and the purge leave none of their strings in
-any database file (the bytes of the files are searched), and the audit log says so."""
+"""Personal data on the real stack: « Annuler », once confirmed, erases the conversation,
+`privacy export` returns one person's data, `privacy erase` and the purge leave none of
+their strings in any database file (the bytes of the files are searched), and the audit
+log says so."""
 
 from __future__ import annotations
 
@@ -120,6 +121,10 @@ async def test_cancel_erases_the_answers_and_the_person_can_start_again(
         assert found(typed, tracker_bytes()) == typed, "the answers were stored"
 
         answer = await say(http, own_stack["rasa"], sender, "annuler")
+        assert "Voulez-vous vraiment annuler" in answer
+        assert found(typed, tracker_bytes()) == typed, "nothing is erased before a yes"
+
+        answer = await say(http, own_stack["rasa"], sender, "oui")
         assert "effacé de nos systèmes cette conversation : vos réponses" in answer
         assert found(typed, tracker_bytes()) == []
 
