@@ -125,7 +125,7 @@ async def test_cancel_erases_the_answers_and_the_person_can_start_again(
         assert found(typed, tracker_bytes()) == typed, "nothing is erased before a yes"
 
         answer = await say(http, own_stack["rasa"], sender, "oui")
-        assert "effacé de nos systèmes cette conversation : vos réponses" in answer
+        assert "effacé de nos systèmes cette conversation\u00a0: vos réponses" in answer
         assert found(typed, tracker_bytes()) == []
 
         answer = await say(http, own_stack["rasa"], sender, "je veux créer mon espace client")
