@@ -265,6 +265,12 @@ class BaseFormValidation(FormValidationAction, ABC):
             other != slot and self.entity(tracker, other) == value for other in PERSON_WORDS
         )
 
+    def corrects(self, slot: str, tracker: Tracker) -> bool:
+        """The message names `slot`, or says it corrects an answer."""
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        named = slot in set(tracker.get_latest_entity_values("field"))
+        return named or intent in ("correct", "change_field")
+
     @staticmethod
     def entity(tracker: Tracker, name: str) -> str | None:
         return next(tracker.get_latest_entity_values(name), None)

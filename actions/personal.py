@@ -66,12 +66,18 @@ class PersonalDetailsValidation(BaseFormValidation):
     async def validate_civility(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        """Normalise to 'M.' or 'Mme'."""
+        """Normalise to 'M.' or 'Mme'. A word the NLU took for a civility in the answer to
+        another question (« France », for a passport's country) leaves the civility as it
+        was, with no refusal."""
         if value is None:
             return {"civility": None}
         try:
             return self.accept("civility", identifiers.to_civility(str(value)), tracker)
         except ValueError as problem:
+            if tracker.get_slot("requested_slot") != "civility" and not self.corrects(
+                "civility", tracker
+            ):
+                return {"civility": self.previous_value(tracker, "civility")}
             return self.refuse("civility", str(problem), dispatcher, tracker)
 
     async def extract_last_name(

@@ -97,12 +97,14 @@ def read_endpoints(cls: type[AvailableEndpoints], endpoint_file: str) -> Availab
 
 
 def with_auth_token(argv: list[str]) -> list[str]:
-    """`argv` with `--auth-token <rasa_token()>` for `run` when it names no token."""
+    """`argv` with `--auth-token=<rasa_token()>` for `run` when it names no token (one
+    argument: a generated token may start with « - », which argparse would take for an
+    option)."""
     if len(argv) < 2 or argv[1] != "run" or (len(argv) > 2 and argv[2] == "actions"):
         return argv
     if any(arg in ("-t", "--auth-token") or arg.startswith("--auth-token=") for arg in argv):
         return argv
-    return [*argv[:2], "--auth-token", rasa_token(), *argv[2:]]
+    return [*argv[:2], f"--auth-token={rasa_token()}", *argv[2:]]
 
 
 def json_logs_once_rasa_configured_its_own() -> None:

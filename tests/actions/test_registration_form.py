@@ -534,3 +534,19 @@ async def test_a_name_given_in_a_sentence_is_not_also_a_job_title(domain: dict) 
     )
     assert slots["first_name"] == "Chantal"
     assert slots["job_title"] is None
+
+
+async def test_a_word_read_as_a_civility_in_another_answer_changes_nothing(
+    domain: dict,
+) -> None:
+    slots, messages = await validate(
+        domain,
+        slot("civility", "Mme"),
+        slot("id_document_type", "passport"),
+        asked("id_document_country"),
+        user("France", entities={"civility": "France"}),
+        slot("civility", "France"),
+    )
+    assert slots["civility"] == "Mme"
+    assert slots["id_document_country"] == "FR"
+    assert messages == []

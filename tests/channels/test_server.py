@@ -47,12 +47,14 @@ def test_run_gets_the_api_token_in_process_unless_one_is_given(
     assert with_auth_token(argv) == [
         "channels.server",
         "run",
-        "--auth-token",
-        "the-local-token",
+        "--auth-token=the-local-token",
         "--enable-api",
         "--port",
         "5005",
     ]
+    # A generated token may start with « - »: it is still the option's value.
+    monkeypatch.setenv("RASA_TOKEN", "-Zq3f9")
+    assert with_auth_token(argv)[2] == "--auth-token=-Zq3f9"
     given = ["channels.server", "run", "--auth-token=other", "--enable-api"]
     assert with_auth_token(given) == given
     for other in (["channels.server", "run", "actions"], ["channels.server", "test"]):

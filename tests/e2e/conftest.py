@@ -103,13 +103,22 @@ def running_stack(
         _wait_until_ready(urls, process)
         yield urls
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
         try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()
+            stop(process)
+        finally:
+            log.close()
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop honcho's process group, which may already be gone (honcho exited early)."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    except ProcessLookupError:
+        process.wait()
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def _wait_until_ready(urls: dict[str, str], process: subprocess.Popen[bytes]) -> None:
