@@ -52,13 +52,12 @@ BUCKETS: list[tuple[str, Callable[[str], bool]]] = [
         lambda s: "tracker_store.py" in s and "retrieve" in s,
     ),
     ("tracker store: save (count query, inserts, commit)", lambda s: "tracker_store.py" in s),
-    ("NLU: DIET (TensorFlow)", lambda s: "parse_message" in s and "diet_classifier.py" in s),
-    ("NLU: tokenizer, featurizers, other", lambda s: "parse_message" in s),
     (
-        "TED: featurise the tracker (states of the whole history)",
-        lambda s: "ted_policy.py" in s and ("featuriz" in s or "states_for_tracker" in s),
+        "NLU: classifier and entity extractor (logistic regression, CRF)",
+        lambda s: "parse_message" in s
+        and ("logistic_regression_classifier.py" in s or "crf_entity_extractor.py" in s),
     ),
-    ("TED: TensorFlow predict", lambda s: "ted_policy.py" in s),
+    ("NLU: tokenizer, featurizers, other", lambda s: "parse_message" in s),
     ("RulePolicy (states of the whole history)", lambda s: "rule_policy.py" in s),
     ("MemoizationPolicy (states of the whole history)", lambda s: "memoization.py" in s),
     ("policy graph, other (dask, ensemble)", lambda s: "rasa/engine/" in s),
@@ -76,12 +75,6 @@ BUCKETS: list[tuple[str, Callable[[str], bool]]] = [
 ]
 
 COLD_START_BUCKETS: list[tuple[str, Callable[[str], bool]]] = [
-    (
-        "model load: DIET (RasaModel.load fits one example to build the weights, then "
-        "loads them and traces predict)",
-        lambda s: "diet_classifier.py" in s,
-    ),
-    ("model load: TED (the same)", lambda s: "ted_policy.py" in s),
     ("model load: other (archive, graph, other components)", lambda s: "load_agent" in s),
     ("imports (TensorFlow, scikit-learn, SQLAlchemy…)", lambda s: "importlib._bootstrap" in s),
 ]
