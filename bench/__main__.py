@@ -23,6 +23,11 @@ def parse(argv: list[str] | None = None) -> BenchConfig:
     parser.add_argument("--quick", action="store_true", help="small numbers, SQLite only, no NLU")
     parser.add_argument("--levels", type=_levels, help="concurrent users, e.g. 1,10,50")
     parser.add_argument("--repeats", type=int, help="runs of each load level")
+    parser.add_argument(
+        "--capacity-levels",
+        type=_levels,
+        help="people at once with human pauses, e.g. 25,50,100,200,300,400",
+    )
     parser.add_argument("--soak-turns", type=int, help="turns before the last memory reading")
     parser.add_argument("--long-turns", type=int, help="turn compared with turn 5")
     parser.add_argument("--service-registrations", type=int, help="registrations per round")
@@ -35,10 +40,11 @@ def parse(argv: list[str] | None = None) -> BenchConfig:
         help="run `make nlu-report` even if its reports are up to date (about 40 min)",
     )
     parser.add_argument(
-        "--train-project",
-        action="store_true",
+        "--no-train-project",
+        dest="train_project",
+        action="store_false",
         default=None,
-        help="also time `rasa train` of the project (6–10 min, into var/bench/run)",
+        help="do not time `rasa train` of the project (about 2 min, into var/bench/run)",
     )
     parser.add_argument("--out", type=Path, help="where the report goes (var/bench)")
     parser.add_argument(

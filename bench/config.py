@@ -32,6 +32,12 @@ class BenchConfig:
     service_repeats: int
     postgres: bool
     nlu: bool
+    # Capacity with human pauses: this many people at once, each registering once and
+    # waiting `think_s` (shortest, longest seconds) before each message; the levels stop
+    # at the first whose p95 per turn passes `capacity_p95_ms`.
+    capacity_levels: tuple[int, ...] = ()
+    think_s: tuple[float, float] = (3.0, 10.0)
+    capacity_p95_ms: float = 500.0
     train_project: bool = False
     # Run `make nlu-report` even when its reports are up to date.
     nlu_rerun: bool = False
@@ -47,7 +53,8 @@ class BenchConfig:
 
     @classmethod
     def full(cls) -> BenchConfig:
-        """About half an hour on 2 cores, a third of it the NLU cross-validation."""
+        """About 45 minutes on 2 cores: the NLU cross-validation, the capacity levels
+        (about 2 minutes each) and the loads."""
         return cls(
             name="full",
             levels=(1, 10, 50),
@@ -66,6 +73,8 @@ class BenchConfig:
             service_repeats=3,
             postgres=True,
             nlu=True,
+            capacity_levels=(25, 50, 100, 200, 300, 400),
+            train_project=True,
         )
 
     @classmethod
@@ -87,6 +96,8 @@ class BenchConfig:
             service_repeats=2,
             postgres=False,
             nlu=False,
+            capacity_levels=(3,),
+            think_s=(0.2, 0.5),
             start_together=True,
             strict=True,
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -104,16 +105,31 @@ class Target(Protocol):
     async def converse(self, index: int, result: RunResult) -> None: ...
 
 
+Think = tuple[float, float] | None
+
+
 class Conversation:
-    """One user's conversation with one Rasa server; every turn is timed into `turns`."""
+    """One user's conversation with one Rasa server; every turn is timed into `turns`.
+    With `think` (shortest, longest seconds), the user reads and types for a random
+    while before each message but the first."""
 
     def __init__(
-        self, http: aiohttp.ClientSession, rasa: str, sender: str, turns: list[float]
+        self,
+        http: aiohttp.ClientSession,
+        rasa: str,
+        sender: str,
+        turns: list[float],
+        think: Think = None,
     ) -> None:
         self.http, self.rasa, self.sender, self.turns = http, rasa, sender, turns
+        self.think = think
+        self.said = 0
 
     async def say(self, text: str, expected: str, metadata: dict[str, Any] | None = None) -> str:
         """Send `text`; the answer, which must contain `expected`."""
+        if self.think and self.said:
+            await asyncio.sleep(random.uniform(*self.think))
+        self.said += 1
         payload: dict[str, Any] = {"sender": self.sender, "message": text}
         if metadata is not None:
             payload["metadata"] = metadata
@@ -149,8 +165,9 @@ class Project:
 
     name = "project"
 
-    def __init__(self, rasa: str, web: str, run_id: str) -> None:
+    def __init__(self, rasa: str, web: str, run_id: str, think: Think = None) -> None:
         self.rasa, self.web, self.run_id = rasa, web, run_id
+        self.think = think
         self.turns_sent = 0
 
     @cached_property
@@ -163,10 +180,12 @@ class Project:
 
     async def _register(self, index: int, sender: str, result: RunResult) -> None:
         async with _session(index) as http:
-            chat = Conversation(http, self.rasa, sender, result.turns)
+            chat = Conversation(http, self.rasa, sender, result.turns, self.think)
             for sent, expected in registration_script(person(index)):
                 self.turns_sent += 1
                 if sent is UPLOAD:
+                    if self.think:
+                        await asyncio.sleep(random.uniform(*self.think))  # picking the file
                     attachment = await self._upload(http, sender, result.uploads)
                     await chat.say("/send_document", expected, {"attachments": [attachment]})
                 else:
@@ -242,5 +261,22 @@ async def run_users(
 
     started = time.monotonic()
     await asyncio.gather(*(user() for _ in range(min(users, conversations))))
+    result.wall_s = time.monotonic() - started
+    return result
+
+
+async def run_people(target: Target, people: int, next_index: Callable[[], int]) -> RunResult:
+    """`people` simulated people registering at once, one registration each; with a
+    target that thinks between messages, they arrive over one think time, not at once."""
+    result = RunResult(users=people)
+    think = getattr(target, "think", None)
+
+    async def one() -> None:
+        if think:
+            await asyncio.sleep(random.uniform(0, think[1]))
+        await target.converse(next_index(), result)
+
+    started = time.monotonic()
+    await asyncio.gather(*(one() for _ in range(people)))
     result.wall_s = time.monotonic() - started
     return result

@@ -54,8 +54,10 @@ BUCKETS: list[tuple[str, Callable[[str], bool]]] = [
     ("tracker store: save (count query, inserts, commit)", lambda s: "tracker_store.py" in s),
     (
         "NLU: classifier and entity extractor (logistic regression, CRF)",
-        lambda s: "parse_message" in s
-        and ("logistic_regression_classifier.py" in s or "crf_entity_extractor.py" in s),
+        lambda s: (
+            "parse_message" in s
+            and ("logistic_regression_classifier.py" in s or "crf_entity_extractor.py" in s)
+        ),
     ),
     ("NLU: tokenizer, featurizers, other", lambda s: "parse_message" in s),
     ("RulePolicy (states of the whole history)", lambda s: "rule_policy.py" in s),

@@ -40,6 +40,7 @@ from bench.load import (
     Target,
     TurnError,
     registration_script,
+    run_people,
     run_users,
 )
 from bench.load import _session as load_session
@@ -161,6 +162,7 @@ async def measure_stack(current: Run) -> None:
             await warm_up(current, stack, floor, project, base)
             pids = [p.popen.pid for p in (*stack.processes.values(), floor) if p.popen]
             await conversation_load(current, project, base, pids)
+            await capacity(current, project, pids)
             await long_conversation(current, stack, floor, project, base)
             await bystander(current, project)
             await soak(current, stack, floor, project, base)
@@ -338,6 +340,36 @@ async def conversation_load(
             for key in (*LATENCY_KEYS, "turns_per_s")
         }
         for users in config.levels
+    }
+
+
+async def capacity(current: Run, project: Project, stack_pids: list[int]) -> None:
+    """People pausing as humans do between messages (`think_s`), more and more of them at
+    once: the p95 per turn of each level, and the largest number served within
+    `capacity_p95_ms` without an error."""
+    config = current.config
+    levels: dict[str, dict[str, Any]] = {}
+    served = None
+    project.think = config.think_s
+    try:
+        for people in config.capacity_levels:
+            log.info("capacity: %d people, think time %s s", people, config.think_s)
+            machine_before = machine_cpu(stack_pids)
+            result = await run_people(project, people, current.project_index.__next__)
+            current.check_load(f"capacity at {people} people", result)
+            summary = {**result.summary(), **machine_share(machine_before, stack_pids)}
+            levels[str(people)] = summary
+            p95 = summary["p95_ms"]
+            if summary["errors"] or p95 is None or p95 > config.capacity_p95_ms:
+                break
+            served = people
+    finally:
+        project.think = None
+    current.results["capacity"] = {
+        "think_s": list(config.think_s),
+        "p95_limit_ms": config.capacity_p95_ms,
+        "levels": levels,
+        "largest_served": served,
     }
 
 
