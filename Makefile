@@ -5,8 +5,8 @@ UV_VERSION := 0.13.9
 VENV := .venv
 BIN := $(VENV)/bin
 MODEL := models/current.tar.gz
-# The project's own NLU component is part of the model too.
-TRAINING_DATA := config.yml domain.yml channels/intent_classifier.py $(shell find data -name '*.yml' 2>/dev/null)
+# The project's own NLU components are part of the model too.
+TRAINING_DATA := config.yml domain.yml channels/intent_classifier.py channels/entity_extractor.py $(shell find data -name '*.yml' 2>/dev/null)
 
 export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1

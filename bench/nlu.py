@@ -39,7 +39,7 @@ def read_scores(folder: Path = REPORTS) -> dict[str, dict[str, float | None]]:
     return {
         run: {
             "intent_f1": summary.weighted_f1(folder / run / "intent_report.json"),
-            "entity_f1": summary.weighted_f1(folder / run / "CRFEntityExtractor_report.json"),
+            "entity_f1": summary.weighted_f1(folder / run / "StoredCRFEntityExtractor_report.json"),
         }
         for run in RUNS
     }

@@ -56,7 +56,7 @@ BUCKETS: list[tuple[str, Callable[[str], bool]]] = [
         "NLU: classifier and entity extractor (logistic regression, CRF)",
         lambda s: (
             "parse_message" in s
-            and ("logistic_regression_classifier.py" in s or "crf_entity_extractor.py" in s)
+            and ("logistic_regression_classifier.py" in s or "entity_extractor.py" in s)
         ),
     ),
     ("NLU: tokenizer, featurizers, other", lambda s: "parse_message" in s),

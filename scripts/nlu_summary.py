@@ -35,7 +35,7 @@ def intent_errors(folder: Path) -> list[str]:
 
 def entity_errors(folder: Path) -> list[str]:
     """One line per message whose entities differ: the text, expected and predicted."""
-    path = folder / "CRFEntityExtractor_errors.json"
+    path = folder / "StoredCRFEntityExtractor_errors.json"
     if not path.exists():
         return []
 
@@ -55,7 +55,7 @@ def main(folder: str) -> int:
     print(f"{'run':<18}{'intent F1':>12}{'entity F1':>12}")
     for run in ("cross-validation", "heldout"):
         intent = weighted_f1(root / run / "intent_report.json")
-        entity = weighted_f1(root / run / "CRFEntityExtractor_report.json")
+        entity = weighted_f1(root / run / "StoredCRFEntityExtractor_report.json")
         cells = [
             f"{value:>12.3f}" if value is not None else f"{'—':>12}" for value in (intent, entity)
         ]
@@ -77,7 +77,7 @@ def main(folder: str) -> int:
 
     figures = {
         "intent": weighted_f1(heldout / "intent_report.json"),
-        "entity": weighted_f1(heldout / "CRFEntityExtractor_report.json"),
+        "entity": weighted_f1(heldout / "StoredCRFEntityExtractor_report.json"),
     }
     missed = [
         f"held-out {kind} F1 {value:.3f} < {TARGETS[kind]:.2f}"

@@ -65,5 +65,5 @@ def test_heldout_intent_f1_is_at_least_098(heldout_report: Path) -> None:
 
 
 def test_heldout_entity_f1_is_at_least_096(heldout_report: Path) -> None:
-    report = json.loads((heldout_report / "CRFEntityExtractor_report.json").read_text())
+    report = json.loads((heldout_report / "StoredCRFEntityExtractor_report.json").read_text())
     assert report["weighted avg"]["f1-score"] >= 0.96
