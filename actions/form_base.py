@@ -83,6 +83,17 @@ NOT_A_PERSON_QUESTION = frozenset(
 # Slots that the NLU fills from any message, and that such a misreading would overwrite.
 PERSON_WORDS = ("first_name", "last_name", "job_title")
 PHONE_SLOTS = frozenset({"mobile_phone", "professional_phone"})
+# Words that are never a name on their own. The NLU may read a capitalised word that
+# starts a sentence as a name: « Notre numéro de contrat est le … » gave the first name
+# « Notre » and the surname « Le ».
+NOT_A_NAME = frozenset(
+    """le la les l un une des du de d au aux mon ma mes ton ta tes son sa ses notre nos
+    votre vos leur leurs ce cet cette ces ça cela je j tu il elle on nous vous ils elles
+    moi toi lui et ou mais donc car ni or à a en dans par pour sur avec sans sous chez
+    vers est c qui que qu quel quelle oui non bonjour bonsoir merci alors voici voilà
+    madame monsieur mme mr m mlle""".split()
+)
+_NAME_WORDS = re.compile(r"[\s'’-]+")
 _LEAD_IN = re.compile(
     r"^(?:(?:c'est|c’est|je m'appelle|je m’appelle|je suis|mon nom est|mon prénom est|"
     r"nom|prénom|moi c'est|il s'agit de)\s*:?\s+)",
@@ -245,8 +256,13 @@ class BaseFormValidation(FormValidationAction, ABC):
     def misread(self, slot: str, tracker: Tracker) -> bool:
         """`slot` (a name or a job title) was filled from a word of a message that does not
         give it: the answer to a document question that does not name the field, or one
-        word read both as a name and as a job title ("Charlotte")."""
+        word read both as a name and as a job title ("Charlotte"), or words that are never
+        a name ("Notre")."""
         intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if tracker.get_slot("requested_slot") != slot and self._only_common_words(
+            self.entity(tracker, slot)
+        ):
+            return True
         if tracker.get_slot("requested_slot") == slot or intent in ("correct", "change_field"):
             return False
         if self.entity(tracker, "field") == slot:
@@ -264,6 +280,11 @@ class BaseFormValidation(FormValidationAction, ABC):
         return (asked in PERSON_WORDS and value.strip().casefold() in whole_answer) or any(
             other != slot and self.entity(tracker, other) == value for other in PERSON_WORDS
         )
+
+    @staticmethod
+    def _only_common_words(value: str | None) -> bool:
+        words = [word for word in _NAME_WORDS.split((value or "").casefold()) if word]
+        return bool(words) and all(word in NOT_A_NAME for word in words)
 
     def corrects(self, slot: str, tracker: Tracker) -> bool:
         """The message names `slot`, or says it corrects an answer."""

@@ -418,6 +418,31 @@ async def test_a_country_read_as_a_first_name_keeps_the_first_name(domain: dict)
     assert slots["id_document_country"] == "FR"
 
 
+async def test_words_that_start_a_sentence_are_not_taken_for_names(domain: dict) -> None:
+    slots, _ = await validate(
+        domain,
+        slot("siren", "215356429"),
+        asked("contract_number"),
+        user(
+            "Notre numéro de contrat est le HP554710.",
+            entities={"first_name": "Notre", "last_name": "Le", "contract_number": "HP554710"},
+        ),
+        slot("first_name", "Notre"),
+        slot("last_name", "Le"),
+    )
+    assert (slots["first_name"], slots["last_name"]) == (None, None)
+
+
+async def test_a_surname_with_a_particle_given_early_is_kept(domain: dict) -> None:
+    slots, _ = await validate(
+        domain,
+        asked("civility"),
+        user("Monsieur Le Gall", entities={"civility": "M", "last_name": "Le Gall"}),
+        slot("last_name", "Le Gall"),
+    )
+    assert slots["last_name"] == "Le Gall"
+
+
 async def test_a_first_name_also_read_as_a_job_title_is_only_a_first_name(domain: dict) -> None:
     slots, _ = await validate(
         domain,
