@@ -1,9 +1,13 @@
-"""The entity extractor of the NLU pipeline: Rasa's CRF, kept trained in the model.
+"""The entity extractor of the NLU pipeline: Rasa's CRF, kept trained in the model, its
+pieces of one value joined.
 
 Rasa 3.6's `CRFEntityExtractor` stores its training set in the model and trains the
 CRFs again each time a Rasa process loads the model: several seconds of every cold
 start and of every replica's restart. This one stores the trained CRFs in crfsuite's own
 file format (read by the C library, no pickle) and loads them as they are.
+
+The CRF sometimes tags each word of a value as a value of its own (« Le » and « Gall »
+for the surname « Le Gall »): entities of one type that only spaces separate are one.
 """
 
 from __future__ import annotations
@@ -19,6 +23,16 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.extractors.crf_entity_extractor import CRFEntityExtractor, CRFToken
+from rasa.shared.nlu.constants import (
+    ENTITY_ATTRIBUTE_END,
+    ENTITY_ATTRIBUTE_GROUP,
+    ENTITY_ATTRIBUTE_ROLE,
+    ENTITY_ATTRIBUTE_START,
+    ENTITY_ATTRIBUTE_TYPE,
+    ENTITY_ATTRIBUTE_VALUE,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.utils.io import dump_obj_as_json_to_file, read_json_file
 
 ORDER_FILE = "crf_order.json"
@@ -27,6 +41,9 @@ ORDER_FILE = "crf_order.json"
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True)
 class StoredCRFEntityExtractor(CRFEntityExtractor):
     """`CRFEntityExtractor` whose model keeps the trained CRFs, not their training set."""
+
+    def extract_entities(self, message: Message) -> list[dict[str, Any]]:
+        return join_pieces(message.get(TEXT) or "", super().extract_entities(message))
 
     def persist(self, dataset: list[list[CRFToken]]) -> None:
         with self._model_storage.write_to(self._resource) as model_dir:
@@ -66,3 +83,29 @@ def _tagger(model: bytes) -> sklearn_crfsuite.CRF:
     crf._tagger = tagger  # what `CRF.tagger_` would open from a file
     crf._model_bytes = model  # crfsuite reads the model where it lies: keep it alive
     return crf
+
+
+def join_pieces(text: str, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`entities` with the neighbours of one type (and role and group) that only spaces
+    separate joined into one entity, its value the text they span."""
+    joined: list[dict[str, Any]] = []
+    for entity in sorted(entities, key=lambda found: found[ENTITY_ATTRIBUTE_START]):
+        previous = joined[-1] if joined else None
+        if (
+            previous is not None
+            and all(
+                previous.get(key) == entity.get(key)
+                for key in (ENTITY_ATTRIBUTE_TYPE, ENTITY_ATTRIBUTE_ROLE, ENTITY_ATTRIBUTE_GROUP)
+            )
+            and not text[previous[ENTITY_ATTRIBUTE_END] : entity[ENTITY_ATTRIBUTE_START]].strip()
+        ):
+            previous[ENTITY_ATTRIBUTE_END] = entity[ENTITY_ATTRIBUTE_END]
+            previous[ENTITY_ATTRIBUTE_VALUE] = text[
+                previous[ENTITY_ATTRIBUTE_START] : entity[ENTITY_ATTRIBUTE_END]
+            ]
+            for key, value in entity.items():  # the lowest confidence of the pieces
+                if key.startswith("confidence") and isinstance(value, float):
+                    previous[key] = min(previous.get(key, value), value)
+        else:
+            joined.append(dict(entity))
+    return joined

@@ -11,6 +11,7 @@ seconds and takes a fraction of DIET's memory (docs/benchmarks.md).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from rasa.engine.graph import ExecutionContext
@@ -18,6 +19,19 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
+
+
+def _import_skops_keeping_the_log_level() -> None:
+    """Rasa's class loads the classifier with skops, whose import reaches numpy.distutils,
+    which sets the root logger to WARNING (through setuptools' distutils log): every INFO
+    line after the model's load, Rasa's « up and running » included, would be lost."""
+    level = logging.getLogger().level
+    import skops.io  # noqa: F401
+
+    logging.getLogger().setLevel(level)
+
+
+_import_skops_keeping_the_log_level()
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
