@@ -102,13 +102,7 @@ class SocketUser:
         return self.received[seen:]
 
     async def close(self) -> None:
-        # Over long polling, a plain disconnect waits for the GET in flight, which the
-        # server holds until its next ping (25 s); the server drops the session anyway.
-        reader = self.client.eio.read_loop_task
-        await self.client.eio.disconnect(abort=True)
-        if reader is not None:
-            reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)
+        await self.client.disconnect()
 
 
 @pytest.mark.parametrize("channel", sorted(MESSAGING_IDS))
