@@ -20,7 +20,7 @@ validate test-rasa nlu-report $(MODEL): export PYTHONWARNINGS := ignore
 
 run: setup $(MODEL) ## Start the web process, the action server and Rasa (Ctrl+C stops them)
 	@mkdir -p var/rasa
-	@echo "Starting the assistant: the 'ready' lines say when it answers (Rasa takes about 2 minutes)."
+	@echo "Starting the assistant: the 'ready' lines say when it answers (Rasa takes about 30 seconds)."
 	$(BIN)/honcho start -f Procfile
 
 test: setup $(MODEL) validate test-python test-rasa ## Set up if needed and run every test
