@@ -259,20 +259,18 @@ class BaseFormValidation(FormValidationAction, ABC):
         word read both as a name and as a job title ("Charlotte"), or words that are never
         a name ("Notre")."""
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        if tracker.get_slot("requested_slot") != slot and self._only_common_words(
-            self.entity(tracker, slot)
-        ):
-            return True
-        if tracker.get_slot("requested_slot") == slot or intent in ("correct", "change_field"):
+        asked = tracker.get_slot("requested_slot")
+        if asked == slot:
             return False
-        if self.entity(tracker, "field") == slot:
-            return False
-        if tracker.get_slot("requested_slot") in NOT_A_PERSON_QUESTION:
-            return True
         value = self.entity(tracker, slot)
+        if self._only_common_words(value):
+            return True
+        if intent in ("correct", "change_field") or self.entity(tracker, "field") == slot:
+            return False
+        if asked in NOT_A_PERSON_QUESTION:
+            return True
         if value is None:
             return False
-        asked = tracker.get_slot("requested_slot")
         text = tracker.latest_message.get("text") or ""
         # « Mon prénom est Chantal. », to the first name's question: the whole answer is
         # that name, whatever else the NLU read it as.

@@ -184,8 +184,6 @@ class Project:
             for sent, expected in registration_script(person(index)):
                 self.turns_sent += 1
                 if sent is UPLOAD:
-                    if self.think:
-                        await asyncio.sleep(random.uniform(*self.think))  # picking the file
                     attachment = await self._upload(http, sender, result.uploads)
                     await chat.say("/send_document", expected, {"attachments": [attachment]})
                 else:

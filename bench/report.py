@@ -183,6 +183,25 @@ def _targets(results: dict[str, Any]) -> list[str]:
     ]
 
 
+def _traffic_cells(figures: dict[str, Any]) -> list[str]:
+    """Conversations, turns, p50/p95/p99 ms and turns/s of one load run."""
+    return [
+        _fmt(figures["conversations_completed"]),
+        _fmt(figures["turns"]),
+        *(_fmt(figures[key]) for key in ("p50_ms", "p95_ms", "p99_ms")),
+        _fmt(figures["turns_per_s"], ".1f"),
+    ]
+
+
+def _error_and_machine_cells(figures: dict[str, Any]) -> list[str]:
+    """Errors, other work's share of the CPU and the load average of one load run."""
+    return [
+        str(figures["errors"]),
+        _fmt(figures.get("other_cpu_share"), ".0%"),
+        _fmt(figures.get("load_average_1min"), ".1f"),
+    ]
+
+
 def _load(results: dict[str, Any]) -> list[str]:
     load = results.get("load")
     if not load:
@@ -191,20 +210,14 @@ def _load(results: dict[str, Any]) -> list[str]:
     for name in ("project", "floor"):
         for users, level in load[name].items():
             figures = level["median"]
+            registrations = _fmt(figures["registrations_per_min"], ".1f")
             rows.append(
                 [
                     name,
                     users,
-                    _fmt(figures["conversations_completed"]),
-                    _fmt(figures["turns"]),
-                    _fmt(figures["p50_ms"]),
-                    _fmt(figures["p95_ms"]),
-                    _fmt(figures["p99_ms"]),
-                    _fmt(figures["turns_per_s"], ".1f"),
-                    _fmt(figures["registrations_per_min"], ".1f") if name == "project" else "",
-                    str(figures["errors"]),
-                    _fmt(figures.get("other_cpu_share"), ".0%"),
-                    _fmt(figures.get("load_average_1min"), ".1f"),
+                    *_traffic_cells(figures),
+                    registrations if name == "project" else "",
+                    *_error_and_machine_cells(figures),
                 ]
             )
     for users, ratios in load["ratios"].items():
@@ -257,18 +270,7 @@ def _capacity(results: dict[str, Any]) -> list[str]:
         return ["## Capacity with human pauses", "", NOT_MEASURED + ".", ""]
     shortest, longest = capacity["think_s"]
     rows = [
-        [
-            people,
-            _fmt(level["conversations_completed"]),
-            _fmt(level["turns"]),
-            _fmt(level["p50_ms"]),
-            _fmt(level["p95_ms"]),
-            _fmt(level["p99_ms"]),
-            _fmt(level["turns_per_s"], ".1f"),
-            str(level["errors"]),
-            _fmt(level.get("other_cpu_share"), ".0%"),
-            _fmt(level.get("load_average_1min"), ".1f"),
-        ]
+        [people, *_traffic_cells(level), *_error_and_machine_cells(level)]
         for people, level in capacity["levels"].items()
     ]
     served = capacity["largest_served"]

@@ -23,17 +23,11 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.extractors.crf_entity_extractor import CRFEntityExtractor, CRFToken
-from rasa.shared.nlu.constants import (
-    ENTITY_ATTRIBUTE_END,
-    ENTITY_ATTRIBUTE_GROUP,
-    ENTITY_ATTRIBUTE_ROLE,
-    ENTITY_ATTRIBUTE_START,
-    ENTITY_ATTRIBUTE_TYPE,
-    ENTITY_ATTRIBUTE_VALUE,
-    TEXT,
-)
+from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.utils.io import dump_obj_as_json_to_file, read_json_file
+
+from channels.entities import join_pieces
 
 ORDER_FILE = "crf_order.json"
 
@@ -83,29 +77,3 @@ def _tagger(model: bytes) -> sklearn_crfsuite.CRF:
     crf._tagger = tagger  # what `CRF.tagger_` would open from a file
     crf._model_bytes = model  # crfsuite reads the model where it lies: keep it alive
     return crf
-
-
-def join_pieces(text: str, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """`entities` with the neighbours of one type (and role and group) that only spaces
-    separate joined into one entity, its value the text they span."""
-    joined: list[dict[str, Any]] = []
-    for entity in sorted(entities, key=lambda found: found[ENTITY_ATTRIBUTE_START]):
-        previous = joined[-1] if joined else None
-        if (
-            previous is not None
-            and all(
-                previous.get(key) == entity.get(key)
-                for key in (ENTITY_ATTRIBUTE_TYPE, ENTITY_ATTRIBUTE_ROLE, ENTITY_ATTRIBUTE_GROUP)
-            )
-            and not text[previous[ENTITY_ATTRIBUTE_END] : entity[ENTITY_ATTRIBUTE_START]].strip()
-        ):
-            previous[ENTITY_ATTRIBUTE_END] = entity[ENTITY_ATTRIBUTE_END]
-            previous[ENTITY_ATTRIBUTE_VALUE] = text[
-                previous[ENTITY_ATTRIBUTE_START] : entity[ENTITY_ATTRIBUTE_END]
-            ]
-            for key, value in entity.items():  # the lowest confidence of the pieces
-                if key.startswith("confidence") and isinstance(value, float):
-                    previous[key] = min(previous.get(key, value), value)
-        else:
-            joined.append(dict(entity))
-    return joined

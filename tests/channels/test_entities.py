@@ -1,22 +1,10 @@
-"""The CRF's pieces of one value are joined into one entity. Rasa is imported inside the
-tests, where its deprecation warnings are ignored."""
+"""The CRF's pieces of one value are joined into one entity."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-import pytest
-
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-Entities = list[dict[str, Any]]
-
-
-@pytest.fixture
-def join_pieces() -> Callable[[str, Entities], Entities]:
-    from channels.entity_extractor import join_pieces
-
-    return join_pieces
+from channels.entities import join_pieces
 
 
 def entity(text: str, piece: str, name: str, confidence: float = 0.9) -> dict[str, Any]:
@@ -30,7 +18,7 @@ def entity(text: str, piece: str, name: str, confidence: float = 0.9) -> dict[st
     }
 
 
-def test_the_words_of_one_surname_are_one_surname(join_pieces: Callable) -> None:
+def test_the_words_of_one_surname_are_one_surname() -> None:
     text = "Monsieur Yann Le Gall, né le 30/01/1972"
     pieces = [
         entity(text, "Yann", "first_name"),
@@ -47,7 +35,7 @@ def test_the_words_of_one_surname_are_one_surname(join_pieces: Callable) -> None
     assert joined[1]["confidence_entity"] == 0.6
 
 
-def test_values_apart_or_of_other_kinds_stay_apart(join_pieces: Callable) -> None:
+def test_values_apart_or_of_other_kinds_stay_apart() -> None:
     text = "Jean, Dupont et Martin"
     pieces = [entity(text, "Jean", "first_name"), entity(text, "Dupont", "first_name")]
     pieces.append(entity(text, "Martin", "last_name"))
