@@ -38,6 +38,11 @@ class BenchConfig:
     capacity_levels: tuple[int, ...] = ()
     think_s: tuple[float, float] = (3.0, 10.0)
     capacity_p95_ms: float = 500.0
+    # `make prod`'s topology (nginx, two Rasa replicas, PostgreSQL, Redis), through nginx:
+    # conversation load at these numbers of users without pause (the largest is the
+    # saturation figure), then capacity with human pauses at these numbers of people.
+    topology_levels: tuple[int, ...] = ()
+    topology_capacity_levels: tuple[int, ...] = ()
     train_project: bool = False
     # Run `make nlu-report` even when its reports are up to date.
     nlu_rerun: bool = False
@@ -53,8 +58,9 @@ class BenchConfig:
 
     @classmethod
     def full(cls) -> BenchConfig:
-        """About 45 minutes on 2 cores: the NLU cross-validation, the capacity levels
-        (about 2 minutes each) and the loads."""
+        """About an hour on 2 cores: the NLU cross-validation, the capacity levels (about
+        2 minutes each, on the `make run` stack then on the production topology) and the
+        loads."""
         return cls(
             name="full",
             levels=(1, 10, 50),
@@ -73,13 +79,16 @@ class BenchConfig:
             service_repeats=3,
             postgres=True,
             nlu=True,
-            capacity_levels=(25, 50, 100, 200, 300, 400),
+            capacity_levels=(25, 50, 100, 200),
+            topology_levels=(10, 50),
+            topology_capacity_levels=(50, 100, 200, 300, 400),
             train_project=True,
         )
 
     @classmethod
     def quick(cls) -> BenchConfig:
-        """Under 3 minutes on an idle 2-core machine, two of them Rasa loading the model."""
+        """About 4 minutes on an idle 2-core machine: 2 of them Rasa loading the model
+        (in the `make run` stack, then twice in the production topology)."""
         return cls(
             name="quick",
             levels=(1, 3),
@@ -98,6 +107,8 @@ class BenchConfig:
             nlu=False,
             capacity_levels=(3,),
             think_s=(0.2, 0.5),
+            topology_levels=(3,),
+            topology_capacity_levels=(3,),
             start_together=True,
             strict=True,
         )

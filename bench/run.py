@@ -2,8 +2,9 @@
 
 Order: train the floor bot; start the stack and the floor (cold starts); warm up;
 conversation load on both, levels and repeats interleaved so that both see the same
-machine; one long conversation; the soak up to `soak_turns` turns (memory after);
-stop; the account service alone; NLU reports (full run). The quick run overlaps the
+machine; capacity with human pauses; one long conversation; the soak up to `soak_turns`
+turns (memory after); stop; the account service alone; the production topology (load and
+capacity through nginx); NLU reports (full run). The quick run overlaps the
 floor's training, the stack's start and the account service, to finish sooner.
 """
 
@@ -58,6 +59,7 @@ from bench.stack import (
 )
 from bench.stack import train_project as train_project_model
 from bench.stats import median, ratio
+from bench.topology import REPLICAS, ProdTopology
 
 log = logging.getLogger("bench")
 LATENCY_KEYS = ("p50_ms", "p95_ms", "p99_ms")
@@ -132,6 +134,8 @@ async def run(config: BenchConfig) -> dict[str, Any]:
     else:
         await stack
         await service
+    if config.topology_levels or config.topology_capacity_levels:
+        await current.phase("production topology", lambda: measure_topology(current))
     if config.nlu:
         await current.phase("NLU reports", lambda: measure_nlu(current))
     current.finish()
@@ -162,7 +166,9 @@ async def measure_stack(current: Run) -> None:
             await warm_up(current, stack, floor, project, base)
             pids = [p.popen.pid for p in (*stack.processes.values(), floor) if p.popen]
             await conversation_load(current, project, base, pids)
-            await capacity(current, project, pids)
+            current.results["capacity"] = await capacity(
+                current, project, pids, config.capacity_levels
+            )
             await long_conversation(current, stack, floor, project, base)
             await bystander(current, project)
             await soak(current, stack, floor, project, base)
@@ -343,34 +349,85 @@ async def conversation_load(
     }
 
 
-async def capacity(current: Run, project: Project, stack_pids: list[int]) -> None:
+async def capacity(
+    current: Run, project: Project, stack_pids: list[int], levels: tuple[int, ...]
+) -> dict[str, Any]:
     """People pausing as humans do between messages (`think_s`), more and more of them at
     once: the p95 per turn of each level, and the largest number served within
     `capacity_p95_ms` without an error."""
     config = current.config
-    levels: dict[str, dict[str, Any]] = {}
+    figures: dict[str, dict[str, Any]] = {}
     served = None
     project.think = config.think_s
     try:
-        for people in config.capacity_levels:
+        for people in levels:
             log.info("capacity: %d people, think time %s s", people, config.think_s)
             machine_before = machine_cpu(stack_pids)
             result = await run_people(project, people, current.project_index.__next__)
             current.check_load(f"capacity at {people} people", result)
             summary = {**result.summary(), **machine_share(machine_before, stack_pids)}
-            levels[str(people)] = summary
+            figures[str(people)] = summary
             p95 = summary["p95_ms"]
             if summary["errors"] or p95 is None or p95 > config.capacity_p95_ms:
                 break
             served = people
     finally:
         project.think = None
-    current.results["capacity"] = {
+    return {
         "think_s": list(config.think_s),
         "p95_limit_ms": config.capacity_p95_ms,
-        "levels": levels,
+        "levels": figures,
         "largest_served": served,
     }
+
+
+async def measure_topology(current: Run) -> None:
+    """`make prod`'s topology through nginx: its start, a warm-up, the conversation load
+    at `topology_levels` users without pause, then capacity with human pauses; the CPU
+    per turn and the memory of each of its programs."""
+    config = current.config
+    topology = ProdTopology(current.run_dir / "logs" / "prod")
+    figures: dict[str, Any] = {"replicas": len(REPLICAS)}
+    current.results["topology"] = figures
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
+        try:
+            figures["start_s"] = await topology.start(http)
+            pids = topology.pids()
+            watched = list(pids.values())
+            project = Project(topology.base, topology.base, datetime.now().strftime("p%H%M%S"))
+            result = await run_users(project, 1, 1, current.project_index.__next__)
+            current.check_load("warm-up (production topology)", result, always=True)
+            figures["rss_after_warmup"] = topology.rss_bytes(pids)
+            cpu_before, turns_before = topology.cpu_seconds(pids), project.turns_sent
+            runs: dict[int, list[dict[str, Any]]] = {}
+            for repeat in range(config.repeats):
+                for users in config.topology_levels:
+                    log.info("topology load: %d users, repeat %d", users, repeat + 1)
+                    machine_before = machine_cpu(watched)
+                    result = await run_users(
+                        project, users, config.conversations_at(users),
+                        current.project_index.__next__,
+                    )  # fmt: skip
+                    current.check_load(f"production topology at {users} users", result)
+                    summary = {**result.summary(), **machine_share(machine_before, watched)}
+                    runs.setdefault(users, []).append(summary)
+            turns = project.turns_sent - turns_before
+            cpu_after = topology.cpu_seconds(pids)
+            figures["load"] = {str(users): summarize(level) for users, level in runs.items()}
+            figures["cpu_per_turn_ms"] = {
+                name: (cpu_after[name] - cpu_before[name]) * 1000 / turns if turns else None
+                for name in pids
+            }
+            figures["capacity"] = await capacity(
+                current, project, watched, config.topology_capacity_levels
+            )
+            figures["rss_after_load"] = topology.rss_bytes(pids)
+            if gone := [name for name, pid in pids.items() if topology.pid(name) != pid]:
+                current.problem(f"production topology: restarted during the run: {gone}")
+        finally:
+            stopping = time.monotonic()
+            await asyncio.to_thread(topology.stop)
+            log.info("production topology stopped in %.1f s", time.monotonic() - stopping)
 
 
 def summarize(summaries: list[dict[str, Any]]) -> dict[str, Any]:

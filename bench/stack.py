@@ -116,7 +116,7 @@ class Process:
         while True:
             if not self.alive:
                 raise RuntimeError(f"{self.name} exited while starting; see {self.log_path}")
-            if await _healthy(http, self.probe):
+            if await healthy(http, self.probe):
                 return time.monotonic() - self.spawned_at
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{self.name} not ready in {READY_TIMEOUT} s: {self.log_path}")
@@ -154,7 +154,7 @@ class Process:
         self.popen = None
 
 
-async def _healthy(http: aiohttp.ClientSession, url: str) -> bool:
+async def healthy(http: aiohttp.ClientSession, url: str) -> bool:
     try:
         async with http.get(url, timeout=aiohttp.ClientTimeout(total=5)) as response:
             return response.status == 200
