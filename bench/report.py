@@ -492,8 +492,8 @@ def _processes(results: dict[str, Any]) -> list[str]:
         f"{f' (load average after each: {loads})' if loads else ''}. "
         "Memory: resident set of the process and its children, from /proc. CPU per turn: "
         "the process's CPU time from the end of the warm-up to the last reading, divided by "
-        "the turns its bot had meanwhile, the long conversation left out (the web "
-        "process's includes the uploads and the account service's work).",
+        "the turns its bot had meanwhile, the long conversation and the bystander phase "
+        "left out (the web process's includes the uploads and the account service's work).",
         "",
         *_table(
             [

@@ -22,7 +22,7 @@ import shutil
 import subprocess
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -78,9 +78,10 @@ class Run:
         self.started = time.monotonic()
         self.cpu_at_start = cpu_seconds()
         self.cpu_mark: dict[str, tuple[float | None, int]] = {}
-        # The long conversation's readings (before, after): another workload, whose
-        # turns cost more and more; left out of the CPU per turn of the registrations.
-        self.cpu_excluded: tuple[CpuTimes, CpuTimes] | None = None
+        # Readings (before, after) around other workloads, left out of the CPU per turn of
+        # the registrations: the long conversation, whose turns cost more and more, and
+        # the bystander phase, whose expensive images are turns no bot counts.
+        self.cpu_excluded: list[tuple[CpuTimes, CpuTimes]] = []
 
     def finish(self) -> None:
         """Duration, and how much CPU other work on the machine took meanwhile."""
@@ -170,7 +171,7 @@ async def measure_stack(current: Run) -> None:
                 current, project, pids, config.capacity_levels
             )
             await long_conversation(current, stack, floor, project, base)
-            await bystander(current, project)
+            await bystander(current, stack, floor, project, base)
             await soak(current, stack, floor, project, base)
             if dead := stack.dead() + ([] if floor.alive else ["floor"]):
                 current.problem(f"processes died during the run: {dead}")
@@ -270,20 +271,21 @@ def cpu_times(
 
 
 def cpu_per_turn(
-    before: CpuTimes, after: CpuTimes, excluded: tuple[CpuTimes, CpuTimes] | None = None
+    before: CpuTimes, after: CpuTimes, excluded: Sequence[tuple[CpuTimes, CpuTimes]] = ()
 ) -> dict[str, float | None]:
     """CPU milliseconds each process spent per turn of its bot between two readings,
-    less the CPU time and turns of an `excluded` interval between them."""
+    less the CPU time and turns of the `excluded` intervals between them."""
     result: dict[str, float | None] = {}
     for name, (cpu_before, turns_before) in before.items():
         cpu_after, turns_after = after[name]
         cpu_out, turns_out = 0.0, 0
-        if excluded is not None:
-            (cpu_from, turns_from), (cpu_to, turns_to) = excluded[0][name], excluded[1][name]
+        for start, end in excluded:
+            (cpu_from, turns_from), (cpu_to, turns_to) = start[name], end[name]
             if cpu_from is None or cpu_to is None:
                 cpu_after = None  # the process restarted or died: no figure
             else:
-                cpu_out, turns_out = cpu_to - cpu_from, turns_to - turns_from
+                cpu_out += cpu_to - cpu_from
+                turns_out += turns_to - turns_from
         turns = turns_after - turns_before - turns_out
         if cpu_before is None or cpu_after is None or turns <= 0:
             result[name] = None
@@ -457,7 +459,7 @@ async def long_conversation(
         for _ in range(current.config.long_repeats)
     ]
     after = cpu_times(stack, floor, project, base)
-    current.cpu_excluded = (before, after)
+    current.cpu_excluded.append((before, after))
     # Turns t-1, t and t+1: one of each digression of the rotation.
     early_ms = median([s * 1000 for timings in series for s in timings[3:6]])
     late_ms = median([s * 1000 for timings in series for s in timings[late - 2 : late + 1]])
@@ -476,11 +478,14 @@ async def long_conversation(
 BYSTANDER_TURNS = 9
 
 
-async def bystander(current: Run, project: Project) -> None:
+async def bystander(
+    current: Run, stack: Stack, floor: Process, project: Project, base: Floor
+) -> None:
     """A bystander's turns alone, then while another conversation keeps sending an
     image that is cheap to send and expensive to decode (about 40 Mpx in a few dozen KB).
     Its inspection runs in the account service's worker processes, at low priority, so
     the bystander's median should stay within 1.5x of its median alone."""
+    before = cpu_times(stack, floor, project, base)
     alone = await project.long_conversation(next(current.project_index), BYSTANDER_TURNS)
     ready, stop = asyncio.Event(), asyncio.Event()
     replays: list[float] = []
@@ -499,6 +504,7 @@ async def bystander(current: Run, project: Project) -> None:
             await attacker
         except (TurnError, aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
             current.problem(f"bystander phase: the expensive images failed: {error!r}"[:300])
+    current.cpu_excluded.append((before, cpu_times(stack, floor, project, base)))
     alone_ms = median([s * 1000 for s in alone[1:]])
     loaded_ms = median([s * 1000 for s in loaded[1:]])
     current.results["bystander"] = {
