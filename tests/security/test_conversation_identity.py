@@ -20,6 +20,7 @@ from tests.security.helpers import (
     assert_answered,
     replies_text,
 )
+from tests.sockets import disconnect
 
 ATTACKS = [
     "bonjour",
@@ -70,7 +71,8 @@ class SocketUser:
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
-        self.client = socketio.AsyncClient(reconnection=False)
+        self.polls = aiohttp.ClientSession()
+        self.client = socketio.AsyncClient(reconnection=False, http_session=self.polls)
         self.received: list[dict[str, Any]] = []
         self.confirmed: asyncio.Queue[str] = asyncio.Queue()
         self.client.on("bot_uttered", self._uttered)
@@ -102,7 +104,7 @@ class SocketUser:
         return self.received[seen:]
 
     async def close(self) -> None:
-        await self.client.disconnect()
+        await disconnect(self.client, self.polls)
 
 
 @pytest.mark.parametrize("channel", sorted(MESSAGING_IDS))
