@@ -124,11 +124,22 @@ def since_latest_message(tracker: Tracker) -> list[dict[str, Any]]:
 
 
 def previous_turn(tracker: Tracker) -> list[dict[str, Any]]:
-    """The events between the user's previous message and the latest one."""
-    users = [i for i, event in enumerate(tracker.events) if event.get("event") == "user"]
-    if len(users) < 2:
+    """The events between the user's previous message and the latest one.
+
+    In a session that carries a long one over (channels/sessions.py), the previous
+    message stayed in the session before: the turn before the first message is what
+    follows the new session's first action (the last turn's slots and messages)."""
+    events = tracker.events
+    users = [i for i, event in enumerate(events) if event.get("event") == "user"]
+    if len(users) >= 2:
+        return events[users[-2] + 1 : users[-1]]
+    if not users:
         return []
-    return tracker.events[users[-2] + 1 : users[-1]]
+    starts = [i for i in range(users[0]) if events[i].get("event") == "session_started"]
+    if not starts:
+        return []
+    acted = [i for i in range(starts[-1], users[0]) if events[i].get("event") == "action"]
+    return events[acted[0] + 1 : users[0]] if acted else []
 
 
 def slot_set_in(events: list[dict[str, Any]], name: str) -> Any:

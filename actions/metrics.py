@@ -169,7 +169,8 @@ def accepted_before(tracker: Tracker, slot: str) -> bool:
     """Whether the form accepted a value of `slot` before this call.
 
     Rasa logs an action and then its events: a filled `slot` event that follows the
-    form's own `action` event is one its validation accepted. The events after the
+    form's own `action` event is one its validation accepted, as is one a new session
+    carried over. The events after the
     form's latest `action` event are this call's candidates, not yet validated.
     """
     events = tracker.events
@@ -179,6 +180,8 @@ def accepted_before(tracker: Tracker, slot: str) -> bool:
         kind = event.get("event")
         if kind in ("action", "user"):
             actor = event.get("name") if kind == "action" else None
+        elif kind == "session_started":
+            actor = FORM  # the slots it carries over were accepted in the session before
         elif kind == "slot" and actor == FORM and event.get("name") == slot:
             if event.get("value") not in (None, False, [], ""):
                 return True

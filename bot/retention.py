@@ -150,6 +150,8 @@ class TrackerStore:
             lines = []
             for data in rows:
                 event = json.loads(data)
+                if not event.get("text"):
+                    continue  # a message of buttons alone, or one a new session carried over
                 lines.append(
                     {
                         "at": _iso(event.get("timestamp")),

@@ -12,6 +12,10 @@ On PostgreSQL, the web process's periodic purge VACUUMs the table.
 A conversation whose rows the purge deleted while one of its turns was in flight
 (the person came back just then) stays deleted: that turn's save, which would write the
 whole old session back, writes nothing.
+
+A session that reaches `max_session_events` events (endpoints.yml; 0: no limit) is
+carried over into a new one at the end of a turn (channels/sessions.py), so that a turn
+costs the same at turn 200 as at turn 5.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import Event, Restarted
 from rasa.shared.core.trackers import DialogueStateTracker
+
+from channels.sessions import DEFAULT_MAX_EVENTS, carry_over
 
 log = logging.getLogger(__name__)
 
@@ -44,18 +50,25 @@ def erase_marker() -> dict[str, Any]:
 
 
 class ErasingSQLTrackerStore(SQLTrackerStore):
-    """SQLTrackerStore that erases a conversation on the erase marker."""
+    """SQLTrackerStore that erases a conversation on the erase marker, and starts a new
+    session when one grows too long."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, max_session_events: int | str = DEFAULT_MAX_EVENTS, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.max_session_events = int(max_session_events)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _secure_delete)
             self.engine.dispose()  # the connections opened so far lack the pragma
 
     async def save(self, tracker: DialogueStateTracker) -> None:
+        markers = [index for index, event in enumerate(tracker.events) if is_erase_marker(event)]
+        if not markers:
+            for event in carry_over(tracker, self.max_session_events):
+                tracker.update(event)
         await self.stream_events(tracker)
         events = list(tracker.events)
-        markers = [index for index, event in enumerate(events) if is_erase_marker(event)]
         marker = markers[-1] if markers else None
         erased = False
         with self.session_scope() as session:

@@ -20,6 +20,7 @@ from tests.conftest import free_port
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "current.tar.gz"
 STARTUP_TIMEOUT = 600
+SESSION_EVENTS = 30
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +40,9 @@ def stack_environment(
         f"action_endpoint:\n  url: http://127.0.0.1:{ports['ACTIONS_PORT']}/webhook\n"
         "tracker_store:\n  type: channels.tracker_store.ErasingSQLTrackerStore\n"
         f"  dialect: sqlite\n  db: {tmp / 'tracker.db'}\n"
+        # A new session every few turns (endpoints.yml: 80 events), so that every test
+        # of a conversation crosses several (channels/sessions.py).
+        f"  max_session_events: {SESSION_EVENTS}\n"
     )
     return {
         **os.environ,
