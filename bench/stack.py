@@ -32,9 +32,10 @@ FLOOR_SOURCES = ROOT / "bench" / "floor"
 READY_TIMEOUT = 300
 STOP_GRACE = 5  # `python -m bot serve` takes a minute to exit on SIGTERM
 API_TOKEN = "bench-token"
-# The project's tracker store class, as endpoints.yml names it (the floor keeps Rasa's).
-PROJECT_TRACKER_STORE = yaml.safe_load((ROOT / "endpoints.yml").read_text())["tracker_store"][
-    "type"
+# The project's tracker store as endpoints.yml sets it (its class, its session bound), on
+# the run's own SQLite file; the floor keeps Rasa's own store.
+PROJECT_TRACKER_STORE: dict[str, object] = yaml.safe_load((ROOT / "endpoints.yml").read_text())[
+    "tracker_store"
 ]
 # Rasa's API always needs a token (channels/server.py): the probes of `/status` send it.
 RASA_TOKEN = secrets.token_urlsafe(32)
@@ -284,10 +285,11 @@ def floor_process(run_dir: Path, model: Path) -> tuple[Process, str]:
     return Process("floor", command, status, env, run_dir / "logs" / "floor.log"), url
 
 
-def _tracker_store(path: Path, kind: str = "SQL") -> str:
-    """A tracker store on SQLite at `path`: the project's (`endpoints.yml`), or Rasa's own
-    SQL store for the floor bot."""
-    return f"tracker_store:\n  type: {kind}\n  dialect: sqlite\n  db: {path}\n"
+def _tracker_store(path: Path, settings: dict[str, object] | None = None) -> str:
+    """A tracker store on SQLite at `path`: the project's (`endpoints.yml`'s settings), or
+    Rasa's own SQL store for the floor bot."""
+    store = {**(settings or {"type": "SQL"}), "dialect": "sqlite", "db": str(path)}
+    return yaml.safe_dump({"tracker_store": store}, sort_keys=False)
 
 
 async def train(
