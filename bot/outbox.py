@@ -260,7 +260,6 @@ class Outbox:
 
     async def _failed(self, row: _Claimed, error: str) -> None:
         now = self._clock()
-        self._metrics.email_failures.labels(row.kind).inc()
         give_up = now - row.created_at >= self._retry.give_up_after
         delay = self._retry.delay(row.attempts)
         async with self._sessions() as session:
@@ -271,6 +270,7 @@ class Outbox:
                 .execution_options(synchronize_session=False)
             )
             await session.commit()
+        self._metrics.email_failures.labels(row.kind).inc()
         if give_up:
             self._metrics.emails_given_up.labels(row.kind).inc()
             log.warning(
