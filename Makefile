@@ -29,6 +29,7 @@ test: setup $(MODEL) validate test-python test-rasa ## Set up if needed and run 
 # which looks for them, before its topology tests would have installed them.
 test-python:
 	scripts/prod-setup
+	scripts/ocr-setup --test-fonts
 	TEST_POSTGRES_URL="$$(scripts/postgres-test-server)" REQUIRE_POSTGRES=1 $(BIN)/pytest
 
 test-rasa:
@@ -59,7 +60,9 @@ prod: setup $(MODEL) ## The production topology on this machine, in the foregrou
 roll: ## Replace the Rasa replicas of `make prod` one at a time (a new model, new code)
 	scripts/prod roll
 
+# Debian's Tesseract data too: the web process reads identity documents with it.
 setup: $(VENV)/.installed
+	@scripts/ocr-setup
 
 $(VENV)/.installed: requirements.lock
 	@test -n "$(PYTHON)" || { echo "Python 3.10 is needed (pyenv install 3.10)"; exit 1; }

@@ -3,6 +3,7 @@ movable clock, and the web process served on a loopback port."""
 
 from __future__ import annotations
 
+import contextlib
 import email
 import os
 import socket
@@ -135,6 +136,7 @@ class Service:
         ]
 
 
+@contextlib.asynccontextmanager
 async def start_service(
     database_url: str,
     clock: MovableClock,
@@ -157,15 +159,19 @@ async def start_service(
     app = create_app(settings, clock=clock)
     server = TestServer(app, host="127.0.0.1", port=port)
     await server.start_server()
-    async with aiohttp.ClientSession() as http:
-        yield Service(settings.public_base_url, http, app, settings.outbox_dir)
-    await server.close()
+    # Closed even when the test fails: a leaked service would keep its sender loop and its
+    # database connections into the next tests.
+    try:
+        async with aiohttp.ClientSession() as http:
+            yield Service(settings.public_base_url, http, app, settings.outbox_dir)
+    finally:
+        await server.close()
 
 
 @pytest.fixture
 async def service(database_url: str, clock: MovableClock, tmp_path: Path) -> AsyncIterator[Service]:
     """The web process writing e-mails to an outbox folder."""
-    async for running in start_service(database_url, clock, tmp_path):
+    async with start_service(database_url, clock, tmp_path) as running:
         yield running
 
 
@@ -174,5 +180,5 @@ async def smtp_service(
     database_url: str, clock: MovableClock, tmp_path: Path, smtp: SmtpInbox
 ) -> AsyncIterator[Service]:
     """The web process sending e-mails to the loopback SMTP server."""
-    async for running in start_service(database_url, clock, tmp_path, smtp_url=smtp.url):
+    async with start_service(database_url, clock, tmp_path, smtp_url=smtp.url) as running:
         yield running

@@ -59,8 +59,9 @@ def _font(size: float, path: Path = PRINTED) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(path), round(size))
 
 
-def draw(card: Card) -> Image.Image:
-    """The document as a 300 dpi scan: a light background, printed fields, the zone."""
+def draw(card: Card, lines: list[str] | None = None) -> Image.Image:
+    """The document as a 300 dpi scan: a light background, printed fields, the zone
+    (the card's own, or `lines`: a broken one)."""
     width_mm, height_mm = _SIZES_MM[card.layout]
     width, height = round(width_mm * DPI_MM), round(height_mm * DPI_MM)
     image = Image.new("RGB", (width, height), (236, 232, 222))
@@ -86,7 +87,7 @@ def draw(card: Card) -> Image.Image:
         y = round(0.25 * height) + row * round(0.12 * height)
         pen.text((x, y), name, font=small, fill=(90, 90, 90))
         pen.text((x, y + 0.045 * height), value, font=small, fill=(20, 20, 20))
-    lines = zone(card)
+    lines = lines or zone(card)
     mrz_font = _font(_PITCH_PX / 0.723, OCR_B)  # OCR-B's advance is 0.723 of its size
     top = height - margin - len(lines) * _LINE_PX
     left = (width - len(lines[0]) * _PITCH_PX) / 2

@@ -101,7 +101,7 @@ async def test_service_down_keeps_everything_and_a_retry_works(
         assert messages == ["utter_service_unavailable"]
         assert set(slots) == {"registration_key", "registration_status"}, "no answer lost"
 
-        async for service in start_service(database_url, clock, tmp_path, port=port):
+        async with start_service(database_url, clock, tmp_path, port=port) as service:
             up, messages, _ = await run(
                 ActionSubmitRegistration(),
                 *filled(await stored(service)),

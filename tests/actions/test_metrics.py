@@ -102,7 +102,7 @@ async def account_service(
 ) -> AsyncIterator[Service]:
     """The real account service, where the action server calls it."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'accounts.db'}"
-    async for service in start_service(url, clock, tmp_path, port=server.service_port):
+    async with start_service(url, clock, tmp_path, port=server.service_port) as service:
         yield service
 
 

@@ -132,9 +132,9 @@ async def console(
 ) -> AsyncIterator[Service]:
     """The web process, talking to the fake Rasa, at a moment advisors are on duty."""
     clock.now = OPEN
-    async for service in start_service(
+    async with start_service(
         database_url, clock, tmp_path, rasa_url=rasa.url, rasa_token=RASA_TOKEN
-    ):
+    ) as service:
         yield service
 
 
@@ -402,7 +402,7 @@ async def test_sessions_survive_a_restart(
 ) -> None:
     browser = await advisor(console, browsers, "claire", "Claire Martin")
     token = browser.session_token()
-    async for other in start_service(database_url, clock, tmp_path):
+    async with start_service(database_url, clock, tmp_path) as other:
         async with aiohttp.ClientSession(cookies={"agent_session": token or ""}) as http:
             async with http.get(other.base_url + "/agent/api/queue") as response:
                 assert response.status == 200
@@ -778,9 +778,9 @@ async def test_when_rasa_fails_the_conversation_goes_back_to_the_queue(
 async def test_rasa_unreachable_is_a_clear_error(
     database_url: str, clock: MovableClock, tmp_path: Path, browsers: Any
 ) -> None:
-    async for service in start_service(
+    async with start_service(
         database_url, clock, tmp_path, rasa_url=f"http://127.0.0.1:{free_port()}"
-    ):
+    ) as service:
         await create_agent(service, "claire", "Claire Martin")
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             browser = Browser(service.base_url, http)
@@ -947,7 +947,7 @@ async def test_the_web_process_checks_the_queue_on_its_own(
     settings = Settings.from_env({"HANDOFF_QUEUE_MAX_WAIT_MINUTES": "3"})
     assert settings.handoff_queue_max_wait == timedelta(minutes=3)
     clock.now = OPEN
-    async for service in start_service(
+    async with start_service(
         database_url,
         clock,
         tmp_path,
@@ -955,7 +955,7 @@ async def test_the_web_process_checks_the_queue_on_its_own(
         rasa_token=RASA_TOKEN,
         handoff_queue_max_wait=settings.handoff_queue_max_wait,
         handoff_queue_poll_interval=timedelta(seconds=0.1),
-    ):
+    ) as service:
         await create_agent(service, "claire", "Claire Martin")
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             assert await Browser(service.base_url, http).log_in("claire") == 303

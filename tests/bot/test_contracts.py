@@ -63,7 +63,7 @@ async def test_import_is_idempotent_and_updates_changed_lines(
     third = import_csv(database_url, csv_file)
     assert "0 added, 1 updated, 0 unchanged" in third.stdout
 
-    async for service in start_service(database_url, clock, tmp_path):
+    async with start_service(database_url, clock, tmp_path) as service:
         contracts = await directory(service)
         assert contracts["ZX100200"] == ("732829320", "Société Exemple Renommée")
         assert contracts["ZX100300"] == ("443061841", "Autre Exemple SAS")
@@ -89,7 +89,7 @@ async def test_a_bad_file_imports_nothing_and_names_the_lines(
     assert done.returncode == 1
     assert "line 3" in done.stderr and "line 4" in done.stderr
 
-    async for service in start_service(database_url, clock, tmp_path):
+    async with start_service(database_url, clock, tmp_path) as service:
         async with service.app[SESSIONS]() as session:
             count = select(func.count()).select_from(Contract).where(Contract.siren == "732829320")
             assert (await session.execute(count)).scalar_one() == 0

@@ -109,7 +109,7 @@ async def test_answers_go_after_their_retention(
 ) -> None:
     assert Settings.from_env({}).feedback_retention.days == 30
     assert Settings.from_env({"FEEDBACK_RETENTION_DAYS": "3"}).feedback_retention.days == 3
-    async for service in start_service(database_url, clock, tmp_path):
+    async with start_service(database_url, clock, tmp_path) as service:
         await service.post(FEEDBACK, {"conversation_id": "old", "useful": True, "comment": "ok"})
         clock.advance(days=20)
         await service.post(FEEDBACK, {"conversation_id": "recent", "useful": False})

@@ -181,9 +181,9 @@ async def test_the_support_address_is_a_setting(
     database_url: str, clock: MovableClock, tmp_path: Path
 ) -> None:
     clock.now = CLOSED
-    async for service in start_service(
+    async with start_service(
         database_url, clock, tmp_path, support_email="support@assureur.example"
-    ):
+    ) as service:
         status, _ = await service.post(HANDOFFS, handoff())
         assert status == 201
         assert [m["To"] for m in service.outbox_messages()] == ["support@assureur.example"]
@@ -194,7 +194,7 @@ async def test_a_ticket_is_stored_even_when_the_email_fails(
 ) -> None:
     clock.now = CLOSED
     (tmp_path / "outbox").write_text("a file where the outbox folder should be")
-    async for service in start_service(database_url, clock, tmp_path):
+    async with start_service(database_url, clock, tmp_path) as service:
         status, body = await service.post(HANDOFFS, handoff())
         assert (status, body["status"]) == (201, "ticket")
     assert "not sent" in caplog.text

@@ -82,7 +82,7 @@ async def test_an_email_that_fails_is_queued_not_sent(
     database_url: str, clock: MovableClock, tmp_path: Path
 ) -> None:
     closed = f"smtp://127.0.0.1:{free_port()}"  # nobody listens there
-    async for service in start_service(database_url, clock, tmp_path, smtp_url=closed):
+    async with start_service(database_url, clock, tmp_path, smtp_url=closed) as service:
         status, answer = await service.post(
             REGISTRATIONS,
             await registration_with_document(service),
@@ -136,10 +136,10 @@ async def test_handoffs_and_their_ticket_emails_are_counted_by_reason(
 async def test_each_app_counts_in_its_own_registry(
     database_url: str, clock: MovableClock, tmp_path: Path
 ) -> None:
-    async for first in start_service(database_url, clock, tmp_path / "a"):
+    async with start_service(database_url, clock, tmp_path / "a") as first:
         status, _ = await first.post(VERIFY, {"siren": "1", "contract_number": "AB123456"})
         assert status == 422
-        async for second in start_service(database_url, clock, tmp_path / "b"):
+        async with start_service(database_url, clock, tmp_path / "b") as second:
             scraped = await scrape(second)
             assert value(scraped, "assistant_refusals_total", reason="invalid_field") == 0
         assert value(await scrape(first), "assistant_refusals_total", reason="invalid_field") == 1
@@ -159,13 +159,13 @@ async def test_a_request_relayed_by_a_proxy_is_refused(
 ) -> None:
     """nginx on this machine is a loopback peer: what it relays is still refused, even
     from a trusted proxy, unless it carries METRICS_TOKEN."""
-    async for service in start_service(
+    async with start_service(
         database_url,
         clock,
         tmp_path,
         trusted_proxies=parse_trusted_proxies("127.0.0.1"),
         metrics_token="a-scraper-token",
-    ):
+    ) as service:
         url = service.base_url + "/metrics"
         for headers in (
             forwarded,

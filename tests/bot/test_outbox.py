@@ -66,7 +66,7 @@ def smtp_down() -> Iterator[FlakySmtp]:
 async def service(
     database_url: str, clock: MovableClock, tmp_path: Path, smtp_down: FlakySmtp
 ) -> AsyncIterator[Service]:
-    async for running in start_service(database_url, clock, tmp_path, smtp_url=smtp_down.url):
+    async with start_service(database_url, clock, tmp_path, smtp_url=smtp_down.url) as running:
         yield running
 
 
@@ -245,13 +245,13 @@ async def test_an_email_failing_for_days_is_kept_not_tried_forever(
     smtp_down: FlakySmtp,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    async for service in start_service(
+    async with start_service(
         database_url,
         clock,
         tmp_path,
         smtp_url=smtp_down.url,
         outbox_give_up_after=timedelta(hours=48),
-    ):
+    ) as service:
         await register(service)
         (row,) = await tried(service, 1)
         clock.advance(hours=48)

@@ -72,9 +72,9 @@ async def test_purge_removes_exactly_the_accounts_past_30_days(
 async def test_the_web_process_purges_periodically(
     database_url: str, clock: MovableClock, tmp_path: Path
 ) -> None:
-    async for service in start_service(
+    async with start_service(
         database_url, clock, tmp_path, purge_interval=timedelta(seconds=0.2)
-    ):
+    ) as service:
         await register(service, "a", "a.lefevre@exemple.fr")
         clock.advance(days=31)
         for _ in range(50):
@@ -87,7 +87,7 @@ async def test_the_web_process_purges_periodically(
 async def test_purge_command(database_url: str, clock: MovableClock, tmp_path: Path) -> None:
     """The command uses the real clock: an account made 31 days ago goes, a new one stays."""
     clock.advance(days=-31)
-    async for service in start_service(database_url, clock, tmp_path):
+    async with start_service(database_url, clock, tmp_path) as service:
         await register(service, "old", "a.lefevre@exemple.fr")
         clock.advance(days=31)
         fresh = await register(service, "new", "b.lefevre@exemple.fr")
@@ -104,7 +104,7 @@ async def test_purge_command(database_url: str, clock: MovableClock, tmp_path: P
 
     assert done.returncode == 0, done.stderr
     assert " 1 accounts," in done.stdout
-    async for service in start_service(database_url, clock, tmp_path):
+    async with start_service(database_url, clock, tmp_path) as service:
         assert await logins(service) == {fresh}
 
 

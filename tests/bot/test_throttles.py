@@ -29,7 +29,7 @@ RIGHT = {"siren": DEMO_SIREN, "contract_number": DEMO_CONTRACT}
 @pytest.fixture
 async def proxied(database_url: str, clock: MovableClock, tmp_path: Path) -> AsyncIterator[Service]:
     """The web process behind a reverse proxy on loopback (TRUSTED_PROXIES=127.0.0.1)."""
-    async for service in start_service(database_url, clock, tmp_path, trusted_proxies=LOOPBACK):
+    async with start_service(database_url, clock, tmp_path, trusted_proxies=LOOPBACK) as service:
         yield service
 
 
@@ -161,7 +161,7 @@ async def test_an_untrusted_peer_cannot_forge_its_address(
     database_url: str, clock: MovableClock, tmp_path: Path
 ) -> None:
     elsewhere = (ipaddress.ip_network("10.0.0.0/8"),)
-    async for service in start_service(database_url, clock, tmp_path, trusted_proxies=elsewhere):
+    async with start_service(database_url, clock, tmp_path, trusted_proxies=elsewhere) as service:
         for n in range(30):
             assert await _upload(service, f"10.0.0.{n + 1}", f"conv-{n}") == 201
         assert await _upload(service, "10.9.9.9", "conv-new") == 429

@@ -276,14 +276,14 @@ async def test_an_old_key_listed_second_still_decrypts(
     database_url: str, clock: MovableClock, tmp_path: Path
 ) -> None:
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
-    async for service in start_service(database_url, clock, tmp_path, document_keys=(old,)):
+    async with start_service(database_url, clock, tmp_path, document_keys=(old,)) as service:
         _, before, _ = await upload(service)
     settings = Settings.from_env({"DOCUMENT_KEYS": f" {new} , {old} "})
     assert settings.document_keys == (new, old)
 
-    async for service in start_service(
+    async with start_service(
         database_url, clock, tmp_path, document_keys=settings.document_keys
-    ):
+    ) as service:
         path = "/uploads/" + before["url"].rsplit("/", 1)[1]
         status, body, _ = await fetch(service, service.base_url + path)
         assert (status, body) == (200, PNG.data)
@@ -299,18 +299,18 @@ async def test_without_keys_a_local_key_is_made_once_and_reused(
 ) -> None:
     key_file = tmp_path / "var" / "document.key"
     with caplog.at_level(logging.WARNING, logger="bot.web.app"):
-        async for service in start_service(
+        async with start_service(
             database_url, clock, tmp_path, document_keys=(), document_key_file=key_file
-        ):
+        ) as service:
             _, attachment, _ = await upload(service)
     assert "DOCUMENT_KEYS is not set" in caplog.text
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     key = key_file.read_text()
     assert Settings.from_env({}).document_keys == (), "unset: the local key is used"
 
-    async for service in start_service(
+    async with start_service(
         database_url, clock, tmp_path, document_keys=(), document_key_file=key_file
-    ):
+    ) as service:
         path = "/uploads/" + attachment["url"].rsplit("/", 1)[1]
         status, body, _ = await fetch(service, service.base_url + path)
     assert (status, body) == (200, PNG.data), "the next start reuses the key"

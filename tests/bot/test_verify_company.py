@@ -99,9 +99,9 @@ async def test_an_address_is_throttled_across_conversations(
     address, in a fresh conversation, is not blocked."""
     from tests.conftest import start_service
 
-    async for service in start_service(
+    async with start_service(
         database_url, clock, tmp_path, verify_max_failures_per_address=3
-    ):
+    ) as service:
         for n in range(3):
             wrong = {
                 "siren": DEMO_SIREN,

@@ -19,9 +19,9 @@ VENDORED = "vendor/socket.io-4.8.4.min.js"
 @pytest.fixture
 async def service(clock: MovableClock, tmp_path: Path) -> AsyncIterator[Service]:
     """The web process on SQLite: static files do not depend on the database."""
-    async for running in start_service(
+    async with start_service(
         f"sqlite+aiosqlite:///{tmp_path / 'accounts.db'}", clock, tmp_path
-    ):
+    ) as running:
         yield running
 
 

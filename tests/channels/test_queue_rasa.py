@@ -193,7 +193,7 @@ async def web(
 ) -> AsyncIterator[Service]:
     """The web process where the tiny Rasa server looks for it, an advisor logged in."""
     clock.now = OPEN
-    async for service in start_service(database_url, clock, tmp_path, port=tiny_rasa.web_port):
+    async with start_service(database_url, clock, tmp_path, port=tiny_rasa.web_port) as service:
         await log_in_advisor(service, clock)
         yield service
 
@@ -259,7 +259,7 @@ async def test_without_the_account_service_the_person_is_told_and_stays_queued(
     sender = f"queue-{time.monotonic_ns()}"
     clock.now = OPEN
     async with aiohttp.ClientSession() as http:
-        async for service in start_service(database_url, clock, tmp_path):  # elsewhere
+        async with start_service(database_url, clock, tmp_path) as service:  # elsewhere
             await log_in_advisor(service, clock)
             reference = await queued(service, tiny_rasa, http, sender)
             assert await tiny_rasa.say(http, sender, "/leave_queue") == [UNAVAILABLE_TEXT]

@@ -78,7 +78,7 @@ async def test_service_down_then_back_up(
             await client.create_registration(registration(), "conv-9:1")
         assert "momentanément indisponible" in down.value.message
 
-        async for service in start_service(database_url, clock, tmp_path, port=port):
+        async with start_service(database_url, clock, tmp_path, port=port) as service:
             body = await registration_with_document(service)
             created = await client.create_registration(body, "conv-9:1")
             assert created.login.startswith("EC")
